@@ -7,6 +7,8 @@
  */
 
 export * from "./host.ts";
+export * from "./types.ts";
+export * from "./names.ts";
 
 // --- backend ---
 
