@@ -1,0 +1,204 @@
+// Backend selection: order, skip reasons, forcing (option and FSAM_BACKEND), errors, idempotence,
+// and the banner text. What this machine offers (a real libtensorflow binding, a GPU adapter) is
+// detected independently here, so the expectations hold on a GPU machine too.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs";
+import {
+  BACKEND_NAMES,
+  backendInfo,
+  formatBackendInfo,
+  initBackend,
+  type BackendInfo,
+  type BackendName,
+} from "../../lib/backend.ts";
+import { isWasmMatMulPatched } from "../../lib/backend/wasm-matmul.ts";
+
+const require = createRequire(import.meta.url);
+const backendModule = fileURLToPath(new URL("../../lib/backend.ts", import.meta.url));
+
+/** The package.json name of an installed package, or undefined when it is not installed. */
+function packageName(pkg: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8")) as { name: string }).name;
+  } catch {
+    return undefined;
+  }
+}
+
+const nodeGpu = packageName("@tensorflow/tfjs-node-gpu");
+const node = packageName("@tensorflow/tfjs-node");
+const realTensorflow = nodeGpu === "@tensorflow/tfjs-node-gpu" || node === "@tensorflow/tfjs-node";
+
+/** Whether Dawn (the `webgpu` package) reports a GPU adapter here, asked directly. */
+async function hasGpuAdapter(): Promise<boolean> {
+  try {
+    const dawn = (await import("webgpu")) as unknown as {
+      create(o: string[]): { requestAdapter(): Promise<unknown> };
+    };
+    const timeout = new Promise((resolve) => setTimeout(resolve, 5000, null).unref());
+    return (await Promise.race([dawn.create([]).requestAdapter(), timeout])) != null;
+  } catch {
+    return false;
+  }
+}
+const gpuAdapter = await hasGpuAdapter();
+
+/** Runs `initBackend()` in a fresh process with the given FSAM_BACKEND; returns its info or error. */
+function initInChild(fsamBackend: string): { info?: BackendInfo; error?: string } {
+  const code = `
+    const { initBackend } = await import(${JSON.stringify(backendModule)});
+    try { console.log("RESULT" + JSON.stringify({ info: await initBackend() })); }
+    catch (e) { console.log("RESULT" + JSON.stringify({ error: e.message })); }`;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    env: { ...process.env, FSAM_BACKEND: fsamBackend },
+    encoding: "utf8",
+    timeout: 60000,
+  });
+  const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT"));
+  assert.ok(line, `child printed no result; stderr: ${child.stderr}`);
+  return JSON.parse(line.slice("RESULT".length));
+}
+
+test("automatic choice: first loadable of tensorflow → webgpu → wasm → cpu, with a reason per skip", async (t) => {
+  delete process.env.FSAM_BACKEND;
+  const started = performance.now();
+  const info = await initBackend();
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(tf.getBackend(), info.backend);
+  assert.equal(info.forced, false);
+  assert.equal(info.tfjsVersion, tf.version.tfjs);
+  assert.deepEqual(
+    info.skipped.map((s) => s.backend),
+    BACKEND_NAMES.slice(0, BACKEND_NAMES.indexOf(info.backend)),
+    "every faster backend is listed as skipped, in order",
+  );
+  for (const s of info.skipped) assert.ok(s.reason.length > 5, `reason for ${s.backend}: "${s.reason}"`);
+  if (realTensorflow || gpuAdapter) {
+    t.diagnostic(`this machine has ${realTensorflow ? "libtensorflow" : "a GPU adapter"}: chose ${info.backend}`);
+    assert.notEqual(info.backend, "wasm");
+    return;
+  }
+  assert.equal(info.backend, "wasm");
+  assert.equal(info.device, "CPU");
+  assert.equal(typeof info.simd, "boolean");
+  assert.ok(Number.isInteger(info.threads) && (info.threads as number) >= 1);
+  assert.equal(info.matMulPatched, true);
+  assert.ok(isWasmMatMulPatched(), "the fast matmul kernels are installed with wasm");
+  const [tensorflow, webgpu] = info.skipped;
+  if (node === "@tensorflow/tfjs") {
+    assert.match(tensorflow.reason, /@tensorflow\/tfjs-node is an alias of @tensorflow\/tfjs, no native binding/);
+  }
+  if (nodeGpu === undefined) assert.match(tensorflow.reason, /@tensorflow\/tfjs-node-gpu not installed/);
+  assert.match(webgpu.reason, /no GPU adapter|webgpu package|requestAdapter/);
+  assert.ok(seconds < 20, `selection took ${seconds.toFixed(1)} s (the webgpu probe must not hang)`);
+});
+
+test("initBackend is idempotent, serialises concurrent calls and re-selects after an outside switch", async () => {
+  const info = await initBackend();
+  assert.equal(await initBackend(), info, "same object on a second call");
+  assert.equal(backendInfo(), info);
+  const [x, y] = await Promise.all([initBackend(), initBackend()]);
+  assert.equal(x, info);
+  assert.equal(y, info);
+  await tf.setBackend("cpu");
+  const again = await initBackend();
+  assert.equal(again.backend, info.backend, "selection runs again and picks the same backend");
+  assert.equal(tf.getBackend(), info.backend);
+});
+
+test("forcing cpu through the option switches backend; a plain call then keeps it", async () => {
+  const cpu = await initBackend({ backend: "cpu" });
+  assert.equal(cpu.backend, "cpu");
+  assert.equal(cpu.forced, true);
+  assert.deepEqual(cpu.skipped, []);
+  assert.equal(tf.getBackend(), "cpu");
+  assert.match(cpu.device, /CPU/);
+  assert.equal(await initBackend(), cpu);
+  assert.equal(tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([3, 4])).sum().dataSync()[0]), 24);
+  const wasm = await initBackend({ backend: "wasm" });
+  assert.equal(wasm.backend, "wasm");
+  assert.equal(wasm.forced, true);
+  assert.equal(tf.getBackend(), "wasm");
+});
+
+test("unknown backend names are errors that list the valid ones", async () => {
+  await assert.rejects(
+    initBackend({ backend: "gpu" as BackendName }),
+    /initBackend option backend="gpu" is not a backend; valid values: tensorflow, webgpu, wasm, cpu/,
+  );
+  process.env.FSAM_BACKEND = "tpu";
+  try {
+    await assert.rejects(initBackend(), /FSAM_BACKEND="tpu" is not a backend; valid values: tensorflow, webgpu, wasm, cpu/);
+  } finally {
+    delete process.env.FSAM_BACKEND;
+  }
+});
+
+test("forcing tensorflow fails with a clear message unless a real libtensorflow binding is installed", async () => {
+  const active = tf.getBackend();
+  if (realTensorflow) {
+    const info = await initBackend({ backend: "tensorflow" });
+    assert.equal(info.backend, "tensorflow");
+    return;
+  }
+  await assert.rejects(initBackend({ backend: "tensorflow" }), (error: Error) => {
+    assert.match(error.message, /^initBackend\(\{backend: "tensorflow"\}\): the tensorflow backend could not be loaded: /);
+    assert.match(error.message, /tfjs-node-gpu/);
+    assert.match(error.message, /@tensorflow\/tfjs-node/);
+    return true;
+  });
+  assert.equal(tf.getBackend(), active, "a failed forced load leaves the active backend alone");
+});
+
+test("forcing webgpu without a GPU adapter fails quickly and clearly", { skip: gpuAdapter && "this machine has a GPU adapter" }, async () => {
+  const started = performance.now();
+  await assert.rejects(initBackend({ backend: "webgpu" }), /the webgpu backend could not be loaded: .*(no GPU adapter|webgpu package)/);
+  assert.ok(performance.now() - started < 10000);
+});
+
+test("FSAM_BACKEND forces the backend in a fresh process; a failing forced one names itself", () => {
+  const cpu = initInChild("cpu");
+  assert.equal(cpu.info?.backend, "cpu");
+  assert.equal(cpu.info?.forced, true);
+  const wasm = initInChild(" WASM ");
+  assert.equal(wasm.info?.backend, "wasm");
+  assert.equal(wasm.info?.matMulPatched, true);
+  if (!realTensorflow) {
+    assert.match(initInChild("tensorflow").error ?? "", /^FSAM_BACKEND=tensorflow: the tensorflow backend could not be loaded: /);
+  }
+});
+
+test("formatBackendInfo: one line for the choice, one for the skipped backends", () => {
+  const wasm: BackendInfo = {
+    backend: "wasm",
+    device: "CPU",
+    forced: false,
+    skipped: [
+      { backend: "tensorflow", reason: "@tensorflow/tfjs-node-gpu not installed" },
+      { backend: "webgpu", reason: "no GPU adapter" },
+    ],
+    simd: true,
+    threads: 1,
+    matMulPatched: true,
+    tfjsVersion: "4.22.0",
+  };
+  assert.equal(
+    formatBackendInfo(wasm),
+    "tfjs 4.22.0 on wasm (CPU, SIMD, 1 thread, fast matmul)\n" +
+      "skipped tensorflow: @tensorflow/tfjs-node-gpu not installed; webgpu: no GPU adapter",
+  );
+  const gpu: BackendInfo = { backend: "webgpu", device: "NVIDIA H100", forced: true, skipped: [], tfjsVersion: "4.22.0" };
+  assert.equal(formatBackendInfo(gpu), "tfjs 4.22.0 on webgpu (NVIDIA H100, forced)");
+  const threads = formatBackendInfo({ ...wasm, simd: false, threads: 4, matMulPatched: false, skipped: [] });
+  assert.equal(threads, "tfjs 4.22.0 on wasm (CPU, no SIMD, 4 threads)");
+  const current = backendInfo();
+  assert.ok(current);
+  const text = formatBackendInfo(current);
+  assert.ok(text.includes(`tfjs ${tf.version.tfjs} on ${current.backend}`));
+  for (const s of current.skipped) assert.ok(text.includes(`${s.backend}: ${s.reason}`));
+});
