@@ -1,0 +1,63 @@
+/**
+ * Test helper: quadratic losses L(w) = ½ wᵀAw + bᵀw over HF-named variables, with matrices whose
+ * spectrum is known by construction (A = Q·diag(λ)·Qᵀ with a seeded random orthogonal Q).
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** A seeded uniform generator on [0, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded random n×n orthogonal matrix (Gram–Schmidt of a random matrix), rows are the vectors. */
+export function randomOrthogonal(n: number, seed: number): number[][] {
+  const r = rng(seed);
+  const rows: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    let v = Array.from({ length: n }, () => r() - 0.5);
+    for (const u of rows) {
+      const c = v.reduce((s, x, j) => s + x * u[j], 0);
+      v = v.map((x, j) => x - c * u[j]);
+    }
+    const len = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+    rows.push(v.map((x) => x / len));
+  }
+  return rows;
+}
+
+/** Qᵀ·diag(λ)·Q for the orthogonal rows Q: a symmetric matrix with eigenvalues λ. */
+export function withSpectrum(eigenvalues: number[], seed: number): number[][] {
+  const n = eigenvalues.length;
+  const q = randomOrthogonal(n, seed);
+  return Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => eigenvalues.reduce((s, l, k) => s + l * q[k][i] * q[k][j], 0)),
+  );
+}
+
+/** A quadratic loss over `vars` (flattened and concatenated in order) with Hessian `a`. */
+export function quadraticLoss(vars: tf.Variable[], a: number[][], b?: number[]): () => tf.Scalar {
+  const n = a.length;
+  const A = tf.tensor2d(a.flat(), [n, n]);
+  const B = tf.tensor2d(b ?? Array.from({ length: n }, (_, i) => 0.1 * (i + 1)), [n, 1]);
+  return () =>
+    tf.tidy(() => {
+      const w = tf.concat(vars.map((v) => v.reshape([-1]))).reshape([n, 1]);
+      return tf.add(tf.mul(0.5, tf.matMul(w, tf.matMul(A, w), true)), tf.matMul(w, B, true)).reshape([]) as tf.Scalar;
+    });
+}
+
+/** Seeded variables with the given HF names and shapes (values in [−1, 1)). */
+export function namedVariables(spec: [string, number[]][], seed: number, scope = ""): tf.Variable[] {
+  const r = rng(seed);
+  return spec.map(([name, shape]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    return tf.variable(tf.tensor(Array.from({ length: size }, () => 2 * r() - 1), shape), true, scope ? `${scope}/${name}` : name);
+  });
+}
