@@ -1,0 +1,67 @@
+/**
+ * Empirical Fisher information per parameter: F_j = (1/N) Σ_{i<N} (∂ loss(i) / ∂w_j)².
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/**
+ * Calls `loss(i)` and checks that it returned a scalar tensor; the error names the option
+ * (`fisherLoss`), the index and what came back.
+ */
+export function scalarLoss(loss: (i: number) => tf.Scalar, i: number, optionName = "fisherLoss"): tf.Scalar {
+  const y: unknown = loss(i);
+  if (!(y instanceof tf.Tensor)) {
+    throw new Error(`option ${optionName}(${i}) must return a scalar tf.Tensor, got ${String(y)}`);
+  }
+  if (y.rank !== 0) {
+    throw new Error(`option ${optionName}(${i}) must return a scalar, got a tensor of shape [${y.shape.join(", ")}]`);
+  }
+  return y as tf.Scalar;
+}
+
+/**
+ * The empirical Fisher information of every variable in `vars`: the mean over i < n of the squared
+ * gradient of `loss(i)`, one backward pass per call. With per-example losses this is the per-sample
+ * Fisher of FSAM; with n = 1 and a mini-batch loss it is the squared batch gradient.
+ *
+ * The squared gradients are accumulated on the backend and read back once per variable at the end.
+ * A variable that `loss` does not depend on gets zeros.
+ *
+ * @param loss Returns the scalar loss of the i-th sample.
+ * @param vars Variables to score (all must be trainable, so that gradients flow).
+ * @param n Number of calls N (integer ≥ 1).
+ * @returns Per-variable-name Fisher scores, each the size of its variable.
+ */
+export function computeFisher(
+  loss: (i: number) => tf.Scalar,
+  vars: tf.Variable[],
+  n: number,
+): Map<string, Float32Array> {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`computeFisher: n must be an integer >= 1, got ${n}`);
+  if (vars.length === 0) return new Map();
+  // The first sample's squares start the sums (no zero-filled accumulators to allocate and add).
+  let sums: tf.Tensor[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const next = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => scalarLoss(loss, i), vars);
+        value.dispose();
+        return vars.map((v, j) => {
+          const g = grads[v.name];
+          if (i === 0) return g == null ? tf.zeros(v.shape) : tf.square(g);
+          return g == null ? sums[j].clone() : tf.add(sums[j], tf.square(g));
+        });
+      });
+      tf.dispose(sums);
+      sums = next;
+    }
+    const fisher = new Map<string, Float32Array>();
+    vars.forEach((v, j) => {
+      const mean = tf.tidy(() => tf.div(sums[j], n));
+      fisher.set(v.name, mean.dataSync() as Float32Array);
+      mean.dispose();
+    });
+    return fisher;
+  } finally {
+    tf.dispose(sums);
+  }
+}
