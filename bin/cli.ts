@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     const lines = ["usage: fsam-lab <command> [options]", "", "commands:"];
     for (const n of commandNames()) {
       const mod = (await import(join(commandsDir, `${n}.ts`))) as Command;
-      lines.push(`  ${n.padEnd(16)} ${mod.summary}`);
+      lines.push(`  ${n.padEnd(22)} ${mod.summary}`);
     }
     console.log(lines.join("\n"));
     return name ? 0 : 1;
