@@ -1,0 +1,150 @@
+/**
+ * AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, ICLR 2019), as Hugging Face's
+ * `AdamW` / `torch.optim.AdamW` compute it. tfjs's Adam has no weight decay and a fixed learning
+ * rate, so the trainer uses this one for `adam` and `adamw`.
+ *
+ * One step for a parameter w with gradient g (t counts from 1):
+ *   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²,
+ *   w ← w − lr·λ·w  (decayed variables only; λ = weightDecay),
+ *   w ← w − lr·(m / (1−β1ᵗ)) / (sqrt(v / (1−β2ᵗ)) + ε).
+ * Biases and LayerNorm weights are not decayed, as in HF's `run_glue.py` (`no_decay = ["bias",
+ * "LayerNorm.weight"]`), unless `decay` says otherwise.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { hfName } from "../names.ts";
+
+/** Options of {@link AdamW}. Defaults are the FSAM paper's fine-tuning settings. */
+export interface AdamWOptions {
+  /** Step size. Default 1e-3 (the trainer sets it every step from its schedule). */
+  learningRate?: number;
+  /** Decay of the first moment. Default 0.9. */
+  beta1?: number;
+  /** Decay of the second moment. Default 0.98 (FSAM paper, following RoBERTa). */
+  beta2?: number;
+  /** Added to the denominator. Default 1e-6 (FSAM paper). */
+  epsilon?: number;
+  /** Decoupled weight decay λ. Default 0 (plain Adam); 0.01 is the paper's value for AdamW. */
+  weightDecay?: number;
+  /**
+   * Which variables are decayed, given the tfjs variable name. Default: all except biases and
+   * LayerNorm weights ({@link decayedByDefault}).
+   */
+  decay?: (variableName: string) => boolean;
+}
+
+/**
+ * True for variables Hugging Face decays: everything except names containing `bias`, `LayerNorm.`
+ * or `layer_norm.` (HF's `no_decay` list; `LayerNorm.gamma/beta` of old checkpoints included).
+ */
+export function decayedByDefault(variableName: string): boolean {
+  const name = hfName(variableName);
+  return !/bias|LayerNorm\.|layer_norm\.|LayerNorm$/.test(name);
+}
+
+interface Moments {
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+/** Adam with decoupled weight decay and a settable learning rate; extends `tf.Optimizer`. */
+export class AdamW extends tf.Optimizer {
+  /** Name under which tfjs serialises the optimizer. */
+  static get className(): string {
+    return "AdamW";
+  }
+
+  /** Current step size; the trainer's schedule writes it before each update. */
+  learningRate: number;
+  /** First-moment decay β1. */
+  readonly beta1: number;
+  /** Second-moment decay β2. */
+  readonly beta2: number;
+  /** Denominator constant ε. */
+  readonly epsilon: number;
+  /** Decoupled weight decay λ. */
+  readonly weightDecay: number;
+  /** Which variables are decayed. */
+  readonly decay: (variableName: string) => boolean;
+  private readonly moments = new Map<string, Moments>();
+  private t = 0;
+
+  /** Creates the optimizer; throws on an out-of-range option, naming it. */
+  constructor(options: AdamWOptions = {}) {
+    super();
+    this.learningRate = options.learningRate ?? 1e-3;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.98;
+    this.epsilon = options.epsilon ?? 1e-6;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.decay = options.decay ?? decayedByDefault;
+    for (const [name, value] of [
+      ["beta1", this.beta1],
+      ["beta2", this.beta2],
+    ] as const) {
+      if (!(value >= 0 && value < 1)) throw new Error(`AdamW: ${name} must be in [0, 1), got ${value}`);
+    }
+    if (!(this.epsilon > 0)) throw new Error(`AdamW: epsilon must be > 0, got ${this.epsilon}`);
+    if (!(this.weightDecay >= 0)) throw new Error(`AdamW: weightDecay must be >= 0, got ${this.weightDecay}`);
+    if (!(this.learningRate >= 0)) throw new Error(`AdamW: learningRate must be >= 0, got ${this.learningRate}`);
+  }
+
+  /** Number of updates applied so far. */
+  get step(): number {
+    return this.t;
+  }
+
+  /** Applies one AdamW update with the given gradients (by variable name). */
+  applyGradients(variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    const grads: [string, tf.Tensor][] = Array.isArray(variableGradients)
+      ? variableGradients.map((g) => [g.name, g.tensor])
+      : Object.entries(variableGradients);
+    this.t += 1;
+    const lr = this.learningRate;
+    const c1 = 1 - this.beta1 ** this.t;
+    const c2 = 1 - this.beta2 ** this.t;
+    tf.tidy(() => {
+      for (const [name, g] of grads) {
+        if (g == null) continue;
+        const w = tf.engine().registeredVariables[name];
+        if (!w) throw new Error(`AdamW: no variable named '${name}'`);
+        let state = this.moments.get(name);
+        if (!state) {
+          state = {
+            m: tf.zerosLike(w).variable(false),
+            v: tf.zerosLike(w).variable(false),
+          };
+          this.moments.set(name, state);
+        }
+        const m = tf.add(tf.mul(state.m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v = tf.add(tf.mul(state.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        state.m.assign(m);
+        state.v.assign(v);
+        const decayed =
+          this.weightDecay > 0 && this.decay(name) ? tf.mul(w, 1 - lr * this.weightDecay) : (w as tf.Tensor);
+        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon));
+        w.assign(tf.sub(decayed, tf.mul(update, lr)));
+      }
+    });
+    this.incrementIterations();
+  }
+
+  /** Frees the moment estimates. */
+  override dispose(): void {
+    for (const { m, v } of this.moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.moments.clear();
+  }
+
+  /** The optimizer's hyper-parameters (tfjs serialisation). */
+  getConfig(): tf.serialization.ConfigDict {
+    return {
+      learningRate: this.learningRate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      weightDecay: this.weightDecay,
+    };
+  }
+}

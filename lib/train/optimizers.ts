@@ -1,0 +1,199 @@
+/**
+ * Optimizers by name, with the defaults of the papers they come from.
+ *
+ * | name    | what it is                                   | defaults (source)                              |
+ * |---------|----------------------------------------------|------------------------------------------------|
+ * | `adam`  | Adam (decoupled decay only if asked)         | β=(0.9, 0.98), ε=1e-6, weightDecay 0 (FSAM paper §4 fine-tuning setup) |
+ * | `adamw` | AdamW, decoupled weight decay                | as `adam`, weightDecay 0.01 (FSAM paper; HF `run_glue.py` excludes biases/LayerNorm) |
+ * | `sgd`   | SGD, optional heavy-ball momentum            | momentum 0                                     |
+ * | `sam`   | SAM (Foret et al., ICLR 2021) on `base`      | ρ=0.05 (Foret et al.; FSAM paper)              |
+ * | `asam`  | Adaptive SAM (Kwon et al., ICML 2021)        | ρ=0.5, η=0.01 (Kwon et al. §5: ASAM needs a ~10× larger ρ) |
+ * | `gsam`  | Surrogate-gap SAM (Zhuang et al., ICLR 2022) | ρ=0.05, α=0.1 (a lab default inside the 0.01–0.3 range GSAM tunes over) |
+ * | `fsam`  | Fisher SAM (Zhong et al., EMNLP 2022 Findings)| ρ=0.05, sparsity 0.9, maskInterval 100, fisherSamples 128 (FSAM paper) |
+ * | `fasam` | Fisher mask on ASAM                          | ASAM's ρ, η + FSAM's mask options              |
+ * | `fgsam` | Fisher mask on GSAM                          | GSAM's ρ, α + FSAM's mask options              |
+ *
+ * The SAM family wraps a base optimizer (`base`, default `adam`, built with the same options), so a
+ * comparison Adam vs SAM vs FSAM changes only the perturbation.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { AdamW } from "./adamw.ts";
+import { GradientClipping } from "./clip.ts";
+import { SAM } from "../optim/sam.ts";
+import { FisherSAM } from "../optim/fisher-sam.ts";
+import { checkOptimizerName, type OptimizerName } from "./optimizer-names.ts";
+
+/** Base optimizers the SAM family can wrap. */
+export type BaseOptimizerName = "adam" | "adamw" | "sgd";
+
+/** Options for {@link createOptimizer}; each applies to the optimizers that use it. */
+export interface OptimizerOptions {
+  /** Initial learning rate (the trainer's schedule overrides it each step). Default 2e-5. */
+  lr?: number;
+  /** Decoupled weight decay (adam/adamw bases). Default 0, or 0.01 for `adamw`. */
+  weightDecay?: number;
+  /** Adam β1. Default 0.9. */
+  beta1?: number;
+  /** Adam β2. Default 0.98. */
+  beta2?: number;
+  /** Adam ε. Default 1e-6. */
+  epsilon?: number;
+  /** SGD momentum. Default 0. */
+  momentum?: number;
+  /** Global-norm gradient clipping of the applied gradient; off when undefined. */
+  clipNorm?: number;
+  /** Base optimizer of the SAM family. Default `adam`. */
+  base?: BaseOptimizerName;
+  /** SAM neighbourhood radius ρ. Default 0.05 (0.5 for `asam`/`fasam`). */
+  rho?: number;
+  /** ASAM's η in T = |w| + η. Default 0.01 for `asam`/`fasam`. */
+  eta?: number;
+  /** GSAM's α. Default 0.1 for `gsam`/`fgsam`. */
+  gsamAlpha?: number;
+  /** FSAM: fraction of parameters NOT perturbed. Default 0.9. */
+  sparsity?: number;
+  /** FSAM: steps between Fisher-mask refreshes. Default 100. */
+  maskInterval?: number;
+  /** FSAM: number of per-example gradients in the Fisher estimate. Default 128. */
+  fisherSamples?: number;
+  /** FSAM: per-sample Fisher (the paper) or one squared batch gradient (the authors' code). */
+  fisherMode?: "per-sample" | "batch";
+  /** FSAM: loss of training example i (a batch of one); the trainer builds it from the data. */
+  fisherLoss?: (i: number) => tf.Scalar;
+  /** FSAM: which variables the mask applies to. Default all. */
+  maskable?: (v: tf.Variable) => boolean;
+}
+
+/** An optimizer built by name, with a handle on the learning rate of its base. */
+export interface BuiltOptimizer {
+  /** The name it was built from. */
+  name: OptimizerName;
+  /** The optimizer to call `minimize` on. */
+  optimizer: tf.Optimizer;
+  /** The FisherSAM, for `fsam`/`fasam`/`fgsam` (mask refresh events, mask statistics). */
+  fisher?: FisherSAM;
+  /** The options actually used, defaults filled in (for result files). */
+  settings: Record<string, string | number>;
+}
+
+/** The option defaults of an optimizer name (see the table at the top of this file). */
+export function optimizerDefaults(name: OptimizerName): Record<string, string | number> {
+  const adam = { beta1: 0.9, beta2: 0.98, epsilon: 1e-6 };
+  const mask = { sparsity: 0.9, maskInterval: 100, fisherSamples: 128, fisherMode: "per-sample" };
+  switch (name) {
+    case "adam":
+      return { ...adam, weightDecay: 0 };
+    case "adamw":
+      return { ...adam, weightDecay: 0.01 };
+    case "sgd":
+      return { momentum: 0, weightDecay: 0 };
+    case "sam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05 };
+    case "asam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.5, eta: 0.01 };
+    case "gsam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, gsamAlpha: 0.1 };
+    case "fsam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...mask };
+    case "fasam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.5, eta: 0.01, ...mask };
+    case "fgsam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, gsamAlpha: 0.1, ...mask };
+  }
+}
+
+function definedOnly(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && typeof v !== "function"));
+}
+
+function baseOptimizer(kind: BaseOptimizerName, s: Record<string, string | number>, lr: number): tf.Optimizer {
+  if (kind === "sgd") {
+    if (Number(s.weightDecay) > 0) {
+      throw new Error(`weightDecay ${s.weightDecay} is supported with adam/adamw only, not with sgd`);
+    }
+    const momentum = Number(s.momentum ?? 0);
+    if (!(momentum >= 0 && momentum < 1)) throw new Error(`momentum must be in [0, 1), got ${momentum}`);
+    return momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr);
+  }
+  return new AdamW({
+    learningRate: lr,
+    beta1: Number(s.beta1),
+    beta2: Number(s.beta2),
+    epsilon: Number(s.epsilon),
+    weightDecay: Number(s.weightDecay),
+  });
+}
+
+/**
+ * Builds an optimizer by name. Options not given take the defaults of {@link optimizerDefaults};
+ * `fisherLoss` is required for the Fisher variants. Throws on unknown names or bad values.
+ */
+export function createOptimizer(name: string, options: OptimizerOptions = {}): BuiltOptimizer {
+  const optName = checkOptimizerName(name);
+  const lr = options.lr ?? 2e-5;
+  const settings: Record<string, string | number> = {
+    ...optimizerDefaults(optName),
+    ...(definedOnly(options) as Record<string, string | number>),
+    lr,
+  };
+  if (options.base && !["adam", "adamw", "sgd"].includes(options.base)) {
+    throw new Error(`base: unknown base optimizer '${options.base}' (use adam, adamw or sgd)`);
+  }
+  if (optName === "adamw" && options.weightDecay === undefined) settings.weightDecay = 0.01;
+  const isSamFamily = !["adam", "adamw", "sgd"].includes(optName);
+  const baseKind = (isSamFamily ? (settings.base as BaseOptimizerName) : optName) as BaseOptimizerName;
+  if (baseKind === "adamw" && options.weightDecay === undefined) settings.weightDecay = 0.01;
+  let base = baseOptimizer(baseKind, settings, lr);
+  if (options.clipNorm !== undefined) base = new GradientClipping(base, options.clipNorm);
+  if (!isSamFamily) return { name: optName, optimizer: base, settings };
+
+  const samOptions = {
+    rho: Number(settings.rho),
+    adaptive: optName === "asam" || optName === "fasam",
+    eta: Number(settings.eta ?? 0),
+    gsamAlpha: Number(settings.gsamAlpha ?? 0),
+  };
+  if (optName === "sam" || optName === "asam" || optName === "gsam") {
+    return { name: optName, optimizer: new SAM(base, samOptions), settings };
+  }
+  if (!options.fisherLoss) {
+    throw new Error(`optimizer '${optName}' needs fisherLoss (the loss of training example i); train() builds it`);
+  }
+  const fisher = new FisherSAM(base, {
+    ...samOptions,
+    sparsity: Number(settings.sparsity),
+    maskInterval: Number(settings.maskInterval),
+    fisherSamples: Number(settings.fisherSamples),
+    fisherMode: settings.fisherMode as "per-sample" | "batch",
+    fisherLoss: options.fisherLoss,
+    ...(options.maskable ? { maskable: options.maskable } : {}),
+  });
+  return { name: optName, optimizer: fisher, fisher, settings };
+}
+
+/**
+ * Sets the learning rate of an optimizer, reaching through the wrappers of this library (SAM and
+ * FisherSAM via their base, gradient clipping via its inner optimizer) to the optimizer that uses it.
+ * Works with {@link AdamW} and tfjs's optimizers. Throws when it finds no learning rate to set.
+ */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // tf.Optimizer answers `instanceof` by duck typing (any optimizer is "an instance" of every
+  // optimizer class), so the classes are told apart by their prototype chain.
+  const o = optimizer as unknown as Record<string, unknown>;
+  if (AdamW.prototype.isPrototypeOf(optimizer)) {
+    (optimizer as AdamW).learningRate = lr;
+  } else if (GradientClipping.prototype.isPrototypeOf(optimizer)) {
+    setLearningRate((optimizer as GradientClipping).inner, lr);
+  } else if (o.base != null && o.base instanceof tf.Optimizer) {
+    setLearningRate(o.base, lr);
+  } else if (typeof o.setLearningRate === "function") {
+    (o.setLearningRate as (lr: number) => void).call(optimizer, lr);
+  } else if (typeof o.learningRate === "number") {
+    o.learningRate = lr;
+  } else {
+    throw new Error(
+      `cannot set the learning rate of optimizer ${optimizer.getClassName()}: it has no learningRate; ` +
+        `use a named optimizer or an AdamW/tfjs optimizer`,
+    );
+  }
+}

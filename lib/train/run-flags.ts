@@ -1,0 +1,136 @@
+/**
+ * Command-line flags shared by `fsam-lab train` and `fsam-lab compare`, turned into
+ * {@link TrainOptions}. Every number is checked and a bad value is reported with its flag.
+ */
+import type { ParseArgsConfig } from "node:util";
+import type { TrainOptions } from "./train.ts";
+import type { BaseOptimizerName } from "./optimizers.ts";
+import type { ScheduleKind } from "./schedule.ts";
+
+/** The `node:util` parseArgs option spec of the shared flags. */
+export const runFlagSpec = {
+  task: { type: "string" },
+  data: { type: "string" },
+  model: { type: "string" },
+  epochs: { type: "string" },
+  "max-steps": { type: "string" },
+  "batch-size": { type: "string" },
+  lr: { type: "string" },
+  schedule: { type: "string" },
+  "warmup-ratio": { type: "string" },
+  "weight-decay": { type: "string" },
+  "clip-norm": { type: "string" },
+  "max-length": { type: "string" },
+  "low-resource": { type: "string" },
+  "low-resource-total": { type: "string" },
+  "eval-every": { type: "string" },
+  patience: { type: "string" },
+  base: { type: "string" },
+  rho: { type: "string" },
+  eta: { type: "string" },
+  "gsam-alpha": { type: "string" },
+  sparsity: { type: "string" },
+  "mask-interval": { type: "string" },
+  "fisher-samples": { type: "string" },
+  "fisher-mode": { type: "string" },
+} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+
+/** Help text of the shared flags. */
+export const runFlagsHelp = `data and model:
+  --task T                 task name (rte, cola, mrpc, sst2, stsb, wnli, cb, copa, …, default); default: default
+  --data DIR               folder with the task's train/dev files (e.g. ../shared/data/glue); not needed for default
+  --model M                preset (bert-tiny, bert-mini, bert-small, bert-medium, bert-base; random init),
+                           a BERT config .json file (random init; missing fields take HF defaults),
+                           or a Hugging Face checkpoint folder (config.json, model.safetensors, vocab.txt);
+                           default bert-tiny
+  --max-length L           longest sequence in tokens (default 128)
+  --low-resource K         train on K examples per class, drawn by the run's seed
+  --low-resource-total N   train on N examples (class proportions kept), drawn by the run's seed
+training:
+  --epochs N               passes over the training set (default 3)
+  --max-steps N            stop after N steps
+  --batch-size B           mini-batch size (default 32)
+  --lr X                   peak learning rate (default 2e-5 for a checkpoint, 1e-3 for a preset)
+  --schedule S             linear | polynomial | constant after warm-up (default linear)
+  --warmup-ratio R         warm-up fraction of the steps (default 0.06)
+  --weight-decay W         decoupled weight decay (default 0; 0.01 for adamw)
+  --clip-norm C            global gradient-norm clipping, 0 = off (default 1)
+  --eval-every N           evaluate every N steps as well as at each epoch end
+  --patience P             early stopping after P evaluations without improvement
+optimizer:
+  --base B                 base of the SAM family: adam | adamw | sgd (default adam)
+  --rho R                  SAM radius (default 0.05; 0.5 for asam/fasam)
+  --eta E                  ASAM eta (default 0.01)
+  --gsam-alpha A           GSAM alpha (default 0.1)
+  --sparsity S             FSAM sparsity (default 0.9)
+  --mask-interval T        FSAM mask refresh interval (default 100)
+  --fisher-samples N       FSAM Fisher samples (default 128)
+  --fisher-mode M          per-sample | batch (default per-sample)`;
+
+type FlagValues = Partial<Record<keyof typeof runFlagSpec, string | undefined>>;
+
+/** Parses a number flag; throws `--flag: 'value' is not a number` (or not an integer / not > 0). */
+export function numberFlag(flag: string, value: string | undefined, kind: "number" | "integer" = "number"): number | undefined {
+  if (value === undefined) return undefined;
+  const x = Number(value);
+  if (value.trim() === "" || !Number.isFinite(x)) throw new Error(`--${flag}: '${value}' is not a number`);
+  if (kind === "integer" && !Number.isInteger(x)) throw new Error(`--${flag}: '${value}' is not an integer`);
+  return x;
+}
+
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${flag}: '${value}' is not one of ${allowed.join(", ")}`);
+  return value as T;
+}
+
+/** The {@link TrainOptions} the shared flags ask for (only those given; the rest keep their defaults). */
+export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
+  const out: Record<string, unknown> = {
+    task: values.task,
+    dataDir: values.data,
+    model: values.model,
+    epochs: numberFlag("epochs", values.epochs, "integer"),
+    maxSteps: numberFlag("max-steps", values["max-steps"], "integer"),
+    batchSize: numberFlag("batch-size", values["batch-size"], "integer"),
+    lr: numberFlag("lr", values.lr),
+    schedule: oneOf<ScheduleKind>("schedule", values.schedule, ["linear", "polynomial", "constant"]),
+    warmupRatio: numberFlag("warmup-ratio", values["warmup-ratio"]),
+    weightDecay: numberFlag("weight-decay", values["weight-decay"]),
+    clipNorm: numberFlag("clip-norm", values["clip-norm"]),
+    maxLength: numberFlag("max-length", values["max-length"], "integer"),
+    evalEvery: numberFlag("eval-every", values["eval-every"], "integer"),
+    base: oneOf<BaseOptimizerName>("base", values.base, ["adam", "adamw", "sgd"]),
+    rho: numberFlag("rho", values.rho),
+    eta: numberFlag("eta", values.eta),
+    gsamAlpha: numberFlag("gsam-alpha", values["gsam-alpha"]),
+    sparsity: numberFlag("sparsity", values.sparsity),
+    maskInterval: numberFlag("mask-interval", values["mask-interval"], "integer"),
+    fisherSamples: numberFlag("fisher-samples", values["fisher-samples"], "integer"),
+    fisherMode: oneOf("fisher-mode", values["fisher-mode"], ["per-sample", "batch"] as const),
+  };
+  const perClass = numberFlag("low-resource", values["low-resource"], "integer");
+  const total = numberFlag("low-resource-total", values["low-resource-total"], "integer");
+  if (perClass !== undefined && total !== undefined) throw new Error("give only one of --low-resource and --low-resource-total");
+  if (perClass !== undefined) out.lowResource = { perClass };
+  if (total !== undefined) out.lowResource = { total };
+  const patience = numberFlag("patience", values.patience, "integer");
+  if (patience !== undefined) out.earlyStopping = { patience };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as TrainOptions;
+}
+
+/**
+ * Parses `--seeds`: a count `3` (seeds 1, 2, 3) or a comma-separated list `1,2,7`. `--seed S` is a
+ * single seed; giving both is an error.
+ */
+export function seedsFromFlags(seed: string | undefined, seeds: string | undefined, fallback: number[]): number[] {
+  if (seed !== undefined && seeds !== undefined) throw new Error("give only one of --seed and --seeds");
+  if (seed !== undefined) return [numberFlag("seed", seed, "integer") as number];
+  if (seeds === undefined) return fallback;
+  if (!seeds.includes(",")) {
+    const n = numberFlag("seeds", seeds, "integer") as number;
+    if (n < 1) throw new Error(`--seeds: '${seeds}' must be a count >= 1 or a comma-separated list`);
+    return Array.from({ length: n }, (_, i) => i + 1);
+  }
+  return seeds.split(",").map((s) => numberFlag("seeds", s.trim(), "integer") as number);
+}
