@@ -13,7 +13,7 @@ import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from
 import { readResults, type RunRecord } from "../../lib/train/results-file.ts";
 import type { CompareSummaryRow } from "../../lib/train/compare.ts";
 import { historyCsv } from "../../lib/train/history.ts";
-import { writeFileAtomic } from "../../lib/inspect/atomic-write.ts";
+import { writeFileAtomic } from "../../lib/atomic-write.ts";
 import { toHTML } from "../../lib/plot/figure.ts";
 
 /** One line for `fsam-lab help`. */

@@ -7,7 +7,7 @@
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, normalize } from "node:path";
-import { writeFileAtomic } from "../inspect/atomic-write.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
 import { resolveTaskFile } from "./readers.ts";
 import { getTask, tasks, type TaskSpec } from "./tasks.ts";
 import { readZip } from "./zip.ts";

@@ -6,7 +6,7 @@
  * The directions' labels, kinds and seeds are in the header's `__metadata__`. Writes are atomic.
  */
 import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
 import type { Direction, DirectionKind, WeightSnapshot } from "./directions.ts";
 
 interface TensorEntry {

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
 import { bertParameterSpecs } from "./bert.ts";
 import { BertForSequenceClassification, type CheckpointReport, classifierParameterSpecs } from "./classifier.ts";
 import { bertConfigJson, configNumLabels, parseBertConfig } from "./config.ts";
@@ -182,10 +182,10 @@ export async function saveCheckpoint(
     dtype: options.dtype,
     metadata: { format: "pt" },
   });
-  await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(bertConfigJson(model.config, model.numLabels), null, 2)}\n`);
+  writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(bertConfigJson(model.config, model.numLabels), null, 2)}\n`);
   if (typeof options.vocab === "string") {
-    await writeFileAtomic(join(dir, "vocab.txt"), await readFile(options.vocab));
+    writeFileAtomic(join(dir, "vocab.txt"), await readFile(options.vocab));
   } else if (options.vocab !== undefined) {
-    await writeFileAtomic(join(dir, "vocab.txt"), `${options.vocab.join("\n")}\n`);
+    writeFileAtomic(join(dir, "vocab.txt"), `${options.vocab.join("\n")}\n`);
   }
 }

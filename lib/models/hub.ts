@@ -13,7 +13,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { currentAbortSignal } from "../host.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
 import { notebookDownloadProgress } from "./download-progress.ts";
 
 /** Progress of one file's download. */
@@ -361,7 +361,7 @@ export async function downloadModel(hfId: string, options: DownloadModelOptions 
     }
   }
   const result: DownloadResult = { dir, files, absent, cached: false };
-  await writeFileAtomic(
+  writeFileAtomic(
     join(dir, MANIFEST),
     `${JSON.stringify({ id: hfId, revision, endpoint, downloadedAt: new Date().toISOString(), files, absent }, null, 2)}\n`,
   );

@@ -5,7 +5,7 @@
  * the data buffer), then the little-endian data buffer. Tensors are decoded to float32.
  */
 import { readFile } from "node:fs/promises";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
 
 /** Element types this reader decodes (all to float32). */
 export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
@@ -321,5 +321,5 @@ export async function writeSafetensorsFile(
   tensors: readonly SafetensorsTensor[],
   options: { dtype?: SafetensorsWriteDtype; metadata?: Record<string, string> } = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, options));
+  writeFileAtomic(path, encodeSafetensors(tensors, options));
 }

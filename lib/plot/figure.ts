@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { writeFileAtomic } from "../inspect/atomic-write.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
 
 /** One Plotly trace (`{type, x, y, ...}`), as plain JSON. */
 export type PlotTrace = Record<string, unknown>;

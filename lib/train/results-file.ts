@@ -4,7 +4,7 @@
  * are written atomically. JSON has no NaN, so NaN is stored as null and read back as NaN.
  */
 import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "../inspect/atomic-write.ts";
+import { writeFileAtomic } from "../atomic-write.ts";
 import type { TrainResult } from "./train.ts";
 import { historyCsv, type HistoryRow } from "./history.ts";
 
