@@ -1,0 +1,208 @@
+/**
+ * Executes every tutorial notebook with `jupyter nbconvert --execute` on the FSAM Lab kernel
+ * (kernelspec installed into a temp prefix, `FSAM_LAB_SMOKE=1`) and checks the saved outputs: no
+ * errors, no type-check warnings, an output in every code cell, the DataFrame tables and Plotly
+ * figures each notebook promises, and numbers cross-checked against values computed here.
+ */
+import test, { after, before } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  JUPYTER, ROOT, figures, jupyterMissing, makeJupyterEnv, markdownOutputs, readCells, runCommand, settingsOf, tableRows, tables, text,
+  type JupyterEnv, type NbCell,
+} from "./jupyter-env.ts";
+
+const NOTEBOOKS = ["01-quickstart", "02-fisher-mask-atlas", "03-sharpness-and-landscape", "04-glue-low-resource"];
+const skip = jupyterMissing();
+let env: JupyterEnv | undefined;
+const executed = new Map<string, { cells: NbCell[]; seconds: number; log: string }>();
+const failures = new Map<string, string>();
+
+before(async () => {
+  if (skip) return;
+  env = makeJupyterEnv({ installPrefix: true });
+  const outDir = join(env.dir, "executed");
+  const execute = async (name: string) => {
+    const r = await runCommand(
+      JUPYTER,
+      ["nbconvert", "--execute", "--to", "notebook", "--output-dir", outDir, "--allow-errors",
+        "--ExecutePreprocessor.kernel_name=fsam-lab", "--ExecutePreprocessor.timeout=300", `${name}.ipynb`],
+      { cwd: join(ROOT, "notebooks"), env: env!.env, timeoutMs: 360_000 },
+    );
+    const file = join(outDir, `${name}.ipynb`);
+    if (r.code !== 0 || !existsSync(file)) {
+      // Kept per notebook, so one failure does not hide the other notebooks' results.
+      failures.set(name, `nbconvert ${name} exited ${r.code} after ${r.seconds.toFixed(0)} s:\n${r.stderr.replace(/\s*File "[^\n]*\n[^\n]*\n/g, "\n").slice(-4000)}`);
+      return;
+    }
+    executed.set(name, { cells: readCells(file), seconds: r.seconds, log: r.stderr });
+    console.log(`# ${name}: executed in ${r.seconds.toFixed(1)} s`);
+  };
+  // Two at a time: kernel start-up and cell compilation overlap with the other notebook's training.
+  await Promise.all([execute(NOTEBOOKS[0]).then(() => execute(NOTEBOOKS[2])), execute(NOTEBOOKS[1]).then(() => execute(NOTEBOOKS[3]))]);
+});
+
+after(() => env?.cleanup());
+
+/** Common checks of an executed notebook; returns its cells. */
+function checked(name: string): NbCell[] {
+  const run = executed.get(name);
+  assert.ok(run, failures.get(name) ?? `${name} was not executed`);
+  const code = run.cells.filter((c) => c.cell_type === "code");
+  for (const [i, cell] of code.entries()) {
+    const outputs = cell.outputs ?? [];
+    const errors = outputs.filter((o) => o.output_type === "error");
+    assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], `${name} code cell ${i} raised:\n${text(cell.source)}`);
+    assert.ok(outputs.length > 0, `${name} code cell ${i} shows nothing:\n${text(cell.source)}`);
+    const warnings = outputs.filter((o) => o.output_type === "stream" && /warning: line \d+:\d+/.test(text(o.text)));
+    assert.deepEqual(warnings.map((o) => text(o.text)), [], `${name} code cell ${i} has type-check warnings`);
+  }
+  const firstStdout = (code[0].outputs ?? []).filter((o) => o.name === "stdout").map((o) => text(o.text)).join("");
+  assert.match(firstStdout, /FSAM_LAB_SMOKE=1: smoke-test settings/, `${name}: the smoke settings are not in effect`);
+  return run.cells;
+}
+
+/** Parameters of a bert-tiny classifier (L2, H128, I512, 512 positions, 2 token types) with vocabulary V and 2 labels. */
+function bertTinyParameters(vocab: number): number {
+  const h = 128, i = 512, layers = 2;
+  const embeddings = vocab * h + 512 * h + 2 * h + 2 * h;
+  const layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
+  return embeddings + layers * layer + (h * h + h) + (2 * h + 2);
+}
+
+const numbersIn = (s: string) => [...s.matchAll(/\d[\d,]*/g)].map((m) => Number(m[0].replace(/,/g, "")));
+
+test("the committed notebooks are valid nbformat 4 with cleared outputs and the fsam-lab kernelspec", () => {
+  for (const name of NOTEBOOKS) {
+    const nb = JSON.parse(readFileSync(join(ROOT, "notebooks", `${name}.ipynb`), "utf8"));
+    assert.equal(nb.nbformat, 4, name);
+    assert.deepEqual(nb.metadata.kernelspec, { name: "fsam-lab", display_name: "FSAM Lab (TypeScript)", language: "typescript" }, name);
+    const code = nb.cells.filter((c: NbCell) => c.cell_type === "code");
+    assert.ok(code.length >= 5, `${name} has ${code.length} code cells`);
+    for (const c of code) {
+      assert.deepEqual(c.outputs, [], `${name}: outputs not cleared`);
+      assert.equal(c.execution_count, null, `${name}: execution count not cleared`);
+    }
+    assert.match(text(code[0].source), /process\.env\.FSAM_LAB_SMOKE/, `${name}: the first code cell must read FSAM_LAB_SMOKE`);
+    assert.ok(nb.cells.filter((c: NbCell) => c.cell_type === "markdown").length >= 4, `${name}: too little explanation`);
+  }
+});
+
+test("01-quickstart: data, live training, comparison table and plots", { skip }, () => {
+  const cells = checked("01-quickstart");
+  const S = settingsOf(cells);
+  const md = markdownOutputs(cells);
+  const vocab = numbersIn(md.find((m) => m.includes("WordPiece"))!).at(-1)!;
+  const params = bertTinyParameters(vocab);
+  const modelLine = md.find((m) => m.includes("bert-tiny"))!;
+  assert.ok(numbersIn(modelLine).includes(params), `model line ${modelLine} should state ${params} parameters`);
+  assert.ok(numbersIn(modelLine).includes(Math.floor(0.1 * params)), "the mask size is 10 % of the parameters");
+  // The live progress display ended on its last step: ceil(train / batch) · epochs.
+  const steps = Math.ceil((S.trainSize as number) / (S.batchSize as number)) * (S.epochs as number);
+  const progress = cells.flatMap((c) => c.outputs ?? []).map((o) => text(o.data?.["text/html"])).filter((h) => h.includes("fsam-train-progress"));
+  assert.equal(progress.length, 3 * (S.seeds as number[]).length, "one progress display per run (FSAM, Adam, SAM per seed)");
+  for (const p of progress) assert.match(p, new RegExp(`step ${steps}/${steps}`));
+  const frames = tables(cells);
+  assert.ok(frames.length >= 3, `expected the examples, evaluation and comparison tables, got ${frames.length}`);
+  const summary = tableRows(frames.at(-1)!);
+  assert.deepEqual(summary.map((r) => r.optimizer), ["adam", "sam", "fsam"]);
+  for (const r of summary) {
+    assert.equal(Number(r.n), (S.seeds as number[]).length);
+    assert.ok(Number(r.mean) >= 0 && Number(r.mean) <= 1, `accuracy ${r.mean}`);
+  }
+  const figs = figures(cells);
+  assert.equal(figs.length, 2);
+  for (const f of figs) {
+    const names = new Set(f.data.map((t) => String(t.name ?? t.legendgroup ?? "")));
+    for (const o of ["adam", "sam", "fsam"]) assert.ok([...names].some((n) => n.includes(o)), `figure lacks ${o}: ${[...names]}`);
+  }
+});
+
+test("02-fisher-mask-atlas: atlas table, heatmap, shares, histograms, churn and criteria", { skip }, () => {
+  const cells = checked("02-fisher-mask-atlas");
+  const S = settingsOf(cells);
+  const md = markdownOutputs(cells);
+  const maskLine = md.find((m) => m.startsWith("Mask of step"))!;
+  const [, kept, total] = numbersIn(maskLine);
+  assert.equal(kept, Math.floor(0.1 * total), maskLine);
+  const frames = tables(cells);
+  assert.ok(frames.length >= 3, `atlas, churn and criteria tables expected, got ${frames.length}`);
+  const blocks = tableRows(frames[0]);
+  assert.ok(blocks.some((r) => Object.values(r).some((v) => /layer\.1/.test(String(v)))), "the atlas lists layer 1");
+  const figs = figures(cells);
+  assert.equal(figs.length, 5);
+  const [heatmap, shares, histograms, churn, criteria] = figs;
+  const z = (heatmap.data[0].z as (number | null)[][]).flat().filter((v): v is number => v !== null);
+  assert.ok(z.length > 0 && z.every((v) => v >= 0 && v <= 100), "kept fractions are percentages");
+  const barTotal = shares.data.filter((t) => t.type === "bar").flatMap((t) => t.y as number[]).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(barTotal - 100) < 0.01, `the mask shares sum to ${barTotal} %, not 100 %`);
+  assert.ok(histograms.data.length >= 2);
+  const steps = Math.ceil((S.trainSize as number) / (S.batchSize as number)) * (S.epochs as number);
+  const refreshes = Math.ceil(steps / (S.maskInterval as number));
+  const globalChurn = churn.data.find((t) => String(t.name) === "global")!;
+  assert.equal((globalChurn.y as number[]).length, refreshes - 1, "one churn point per refresh after the first");
+  assert.ok((globalChurn.y as number[]).every((v) => v >= 0 && v <= 1));
+  const overlaps = criteria.data.flatMap((t) => (t.y as (number | null)[]).filter((v): v is number => v !== null));
+  assert.ok(overlaps.length > 0 && overlaps.every((v) => v >= 0 && v <= 100 + 1e-9), "overlaps are percentages");
+  // A random mask of the same size keeps about (1 − s) = 10 % of the Fisher mask: hypergeometric, with a
+  // standard deviation of sqrt(0.1 · 0.9 / kept) ≈ 0.13 points for bert-tiny.
+  const random = criteria.data.find((t) => t.name === "random")!;
+  const globalRandom = (random.y as number[])[(random.x as string[]).indexOf("global")];
+  assert.ok(Math.abs(globalRandom - 10) < 1.5, `random criterion keeps ${globalRandom} % of the Fisher mask, expected about 10 %`);
+  assert.match(text(cells.at(-1)!.outputs?.[0]?.data?.["text/plain"]), /live tensors: \d+/);
+});
+
+test("03-sharpness-and-landscape: spectra per block and landscapes on shared directions", { skip }, () => {
+  const cells = checked("03-sharpness-and-landscape");
+  const S = settingsOf(cells);
+  const frames = tables(cells);
+  assert.equal(frames.length, 4, "solutions, global spectrum, per-block and 2-D summary tables");
+  const spectrum = tableRows(frames[1]);
+  assert.deepEqual(spectrum.map((r) => r.optimizer), ["Adam", "FSAM"]);
+  for (const r of spectrum) assert.ok(Number.isFinite(Number(r.lambda1)) && Number.isFinite(Number(r.trace)));
+  const perBlock = tableRows(frames[2]);
+  assert.equal(perBlock.filter((r) => r.optimizer === "Adam").length, perBlock.filter((r) => r.optimizer === "FSAM").length);
+  const figs = figures(cells);
+  assert.equal(figs.length, 6);
+  const [eigBars, traceBars, random1D, line, adamPlane, fsamPlane] = figs;
+  for (const f of [eigBars, traceBars, random1D]) assert.deepEqual(f.data.map((t) => t.name), ["Adam", "FSAM"]);
+  const points = S.points1D as number;
+  const grid = Array.from({ length: points }, (_, i) => -1 + (2 * i) / (points - 1));
+  const xs = random1D.data[0].x as number[];
+  grid.forEach((g, i) => assert.ok(Math.abs(xs[i] - g) < 1e-9));
+  // The line from Adam to FSAM passes through both solutions: its values at 0 and 1 are the losses the
+  // random-direction curves measured at their own α = 0.
+  const at = (f: Record<string, unknown>, x: number) => (f.y as number[])[(f.x as number[]).findIndex((v) => Math.abs(v - x) < 1e-9)];
+  assert.ok(Math.abs(at(line.data[0], 0) - at(random1D.data[0], 0)) < 1e-4, "loss of the Adam solution");
+  assert.ok(Math.abs(at(line.data[0], 1) - at(random1D.data[1], 0)) < 1e-3, "loss of the FSAM solution");
+  for (const [plane, curve] of [[adamPlane, random1D.data[0]], [fsamPlane, random1D.data[1]]] as const) {
+    const t = plane.data[0];
+    const z = t.z as number[][];
+    assert.equal(z.length, S.points2D);
+    const j = (t.y as number[]).findIndex((v) => Math.abs(v) < 1e-9);
+    const i = (t.x as number[]).findIndex((v) => Math.abs(v) < 1e-9);
+    assert.ok(Math.abs(z[j][i] - at(curve, 0)) < 1e-4, "the plane's centre is the solution");
+  }
+  assert.deepEqual(adamPlane.data[0].x, fsamPlane.data[0].x);
+});
+
+test("04-glue-low-resource: finds the data, says what it runs, compares the optimizers", { skip }, () => {
+  const cells = checked("04-glue-low-resource");
+  const S = settingsOf(cells);
+  const hasRte = existsSync(join(ROOT, "..", "shared", "data", "glue", "RTE", "train.tsv"));
+  const mode = cells.flatMap((c) => c.outputs ?? []).map((o) => text(o.data?.["text/plain"])).find((t) => /^'(real|random-init|default-task)'$/.test(t));
+  const expected = process.env.FSAM_LAB_MODEL ? "real" : hasRte ? "random-init" : "default-task";
+  if (!process.env.FSAM_LAB_MODEL && !existsSync(join(process.env.HOME ?? "", ".cache", "fsam-lab", "models"))) {
+    assert.equal(mode, `'${expected}'`);
+  }
+  const md = markdownOutputs(cells).join("\n");
+  if (mode === "'random-init'") assert.match(md, /no pretrained checkpoint/);
+  if (mode === "'default-task'") assert.match(md, /No .* data/);
+  const frames = tables(cells);
+  const summary = tableRows(frames.at(-2)!);
+  assert.deepEqual(summary.map((r) => r.optimizer), ["adam", "sam", "fsam"]);
+  const perSeed = tableRows(frames.at(-1)!);
+  assert.equal(perSeed.length, 3 * (S.seeds as number[]).length);
+  assert.equal(figures(cells).length, 1);
+});
