@@ -11,6 +11,7 @@ import { topKMask } from "../optim/topk.ts";
 import { groupByBlock } from "./blocks.ts";
 import { gradients } from "./hvp.ts";
 import { hessianDiagonal } from "./sharpness.ts";
+import type { HvpOptions } from "./hvp.ts";
 import { deriveSeed, resolveSeed } from "./param-vector.ts";
 import type { LongRunOptions } from "./progress.ts";
 
@@ -67,7 +68,7 @@ export function maskOverlapByBlock(
 }
 
 /** Options of {@link compareMaskCriteria}. */
-export interface CriteriaOptions extends LongRunOptions {
+export interface CriteriaOptions extends LongRunOptions, Pick<HvpOptions, "method" | "fdStep"> {
   /** Fraction NOT kept (FSAM's sparsity; default 0.9). */
   sparsity?: number;
   /** Criteria to compare with the Fisher mask (default all four others). */

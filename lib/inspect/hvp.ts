@@ -82,8 +82,30 @@ function checkedLoss(loss: () => tf.Scalar): () => tf.Scalar {
   };
 }
 
+/**
+ * When tfjs throws in the middle of back-propagation, its gradient tape keeps the tensors it saved
+ * for the backward pass (they are exempt from `tidy`) and stays active. Frees them and closes the
+ * tape, as a successful `gradients()` call would (tfjs 4.22 engine state).
+ */
+function releaseAbandonedTape(): void {
+  type TapeNode = { saved?: tf.Tensor[] };
+  const state = (tf.engine() as unknown as { state: { activeTape: TapeNode[] | null; gradientDepth: number } }).state;
+  if (state.gradientDepth !== 0 || !state.activeTape) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = null;
+}
+
 /** H·v by differentiating ⟨∇L, v⟩ (throws when tfjs cannot differentiate a gradient). */
 export function doubleBackpropHvp(loss: () => tf.Scalar, vars: readonly tf.Variable[], v: ParamVector): ParamVector {
+  try {
+    return doubleBackpropHvpUnguarded(loss, vars, v);
+  } catch (err) {
+    releaseAbandonedTape();
+    throw err;
+  }
+}
+
+function doubleBackpropHvpUnguarded(loss: () => tf.Scalar, vars: readonly tf.Variable[], v: ParamVector): ParamVector {
   return tf.tidy(() => {
     const list = vars as tf.Variable[];
     const inner = checkedLoss(loss);

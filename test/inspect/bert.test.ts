@@ -66,9 +66,12 @@ test("BERT: the Hessian-vector operator is symmetric (uᵀHv = vᵀHu) whichever
   const model = createBertClassifier(CONFIG, { numLabels: 2, seed: 3, scope: "hvpbert" });
   const b = batch(5);
   const loss = () => model.loss(b, { training: false });
+  const before = tf.memory().numTensors;
   const hvp = createHvp(loss, model.variables, { seed: 1 });
   // tfjs cannot differentiate the gradients of softmax / logSoftmax / tanh, all in BERT.
   assert.equal(hvp.method, "finite-difference");
+  // The failed double-backprop probe must not leave its gradient tape's saved tensors behind.
+  assert.equal(tf.memory().numTensors, before, "the auto probe leaked tensors");
   const shapes = shapesOf(model.variables);
   const u = gaussianVector(shapes, 11);
   const v = gaussianVector(shapes, 12);
