@@ -1,0 +1,141 @@
+/**
+ * Jupyter comms: two-way message channels between kernel code and frontend widgets. Kernel code
+ * registers targets the frontend can open, or opens comms itself; available in cells as `comms`.
+ */
+
+/** Sends a comm message to the frontend (comm_open / comm_msg / comm_close on iopub). */
+export type CommSend = (msgType: "comm_open" | "comm_msg" | "comm_close", content: Record<string, unknown>) => void;
+
+/** One open comm. */
+export class Comm {
+  /** The comm's id. */
+  readonly commId: string;
+  /** The target it was opened on. */
+  readonly targetName: string;
+  readonly #send: CommSend;
+  readonly #onMessage: ((data: unknown, buffers: Buffer[]) => void)[] = [];
+  readonly #onClose: ((data: unknown) => void)[] = [];
+  readonly #forget: () => void;
+  #closed = false;
+
+  /** Made by {@link CommRegistry}. */
+  constructor(commId: string, targetName: string, send: CommSend, forget: () => void) {
+    this.commId = commId;
+    this.targetName = targetName;
+    this.#send = send;
+    this.#forget = forget;
+  }
+
+  /** True once either side closed it. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends JSON data to the frontend. */
+  send(data: unknown): void {
+    if (this.#closed) throw new Error(`comm ${this.commId} (${this.targetName}) is closed`);
+    this.#send("comm_msg", { comm_id: this.commId, data });
+  }
+
+  /** Closes the comm from the kernel side. */
+  close(data: unknown = {}): void {
+    if (this.#closed) return;
+    this.#send("comm_close", { comm_id: this.commId, data });
+    this.#closed = true;
+    this.#forget();
+  }
+
+  /** Calls `cb` for each message from the frontend. */
+  onMessage(cb: (data: unknown, buffers: Buffer[]) => void): void {
+    this.#onMessage.push(cb);
+  }
+
+  /** Calls `cb` when the frontend closes the comm. */
+  onClose(cb: (data: unknown) => void): void {
+    this.#onClose.push(cb);
+  }
+
+  /** Delivers a frontend message (called by the kernel). */
+  deliver(data: unknown, buffers: Buffer[]): void {
+    for (const cb of this.#onMessage) cb(data, buffers);
+  }
+
+  /** Handles a close from the frontend (called by the kernel). */
+  remoteClose(data: unknown): void {
+    this.#closed = true;
+    this.#forget();
+    for (const cb of this.#onClose) cb(data);
+  }
+}
+
+/** Handles a comm the frontend opened on a target. */
+export type CommTarget = (comm: Comm, data: unknown) => void;
+
+/** All comms and targets of the kernel. */
+export class CommRegistry {
+  readonly #targets = new Map<string, CommTarget>();
+  readonly #comms = new Map<string, Comm>();
+  #send: (msgType: "comm_open" | "comm_msg" | "comm_close", content: Record<string, unknown>) => void;
+
+  /** @param send publishes comm messages on iopub. */
+  constructor(send: CommSend) {
+    this.#send = send;
+  }
+
+  /** Lets the frontend open comms on `targetName`. */
+  registerTarget(targetName: string, handler: CommTarget): void {
+    if (typeof targetName !== "string" || targetName === "") throw new TypeError(`registerTarget: targetName must be a non-empty string, got ${JSON.stringify(targetName)}`);
+    this.#targets.set(targetName, handler);
+  }
+
+  /** Removes a target. */
+  unregisterTarget(targetName: string): void {
+    this.#targets.delete(targetName);
+  }
+
+  /** Opens a comm from the kernel side. */
+  open(targetName: string, data: unknown = {}, commId: string = crypto.randomUUID()): Comm {
+    const comm = this.#make(commId, targetName);
+    this.#send("comm_open", { comm_id: commId, target_name: targetName, data });
+    return comm;
+  }
+
+  #make(commId: string, targetName: string): Comm {
+    const comm = new Comm(commId, targetName, this.#send, () => this.#comms.delete(commId));
+    this.#comms.set(commId, comm);
+    return comm;
+  }
+
+  /**
+   * Handles a frontend comm_open.
+   *
+   * @returns false when no such target is registered (the kernel then closes the comm).
+   */
+  handleOpen(commId: string, targetName: string, data: unknown): boolean {
+    const target = this.#targets.get(targetName);
+    if (!target) return false;
+    target(this.#make(commId, targetName), data);
+    return true;
+  }
+
+  /** Handles a frontend comm_msg; false for an unknown comm. */
+  handleMessage(commId: string, data: unknown, buffers: Buffer[]): boolean {
+    const comm = this.#comms.get(commId);
+    comm?.deliver(data, buffers);
+    return comm !== undefined;
+  }
+
+  /** Handles a frontend comm_close; false for an unknown comm. */
+  handleClose(commId: string, data: unknown): boolean {
+    const comm = this.#comms.get(commId);
+    comm?.remoteClose(data);
+    return comm !== undefined;
+  }
+
+  /** Open comms, optionally only those of one target: `{id: {target_name}}`. */
+  info(targetName?: string): Record<string, { target_name: string }> {
+    const out: Record<string, { target_name: string }> = {};
+    for (const [id, c] of this.#comms) if (!targetName || c.targetName === targetName) out[id] = { target_name: c.targetName };
+    return out;
+  }
+}

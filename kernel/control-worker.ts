@@ -1,0 +1,92 @@
+/**
+ * The kernel's second thread: it owns the heartbeat (REP echo) and control (ROUTER) sockets, so both
+ * answer while the main thread is busy in a cell. `interrupt_request` is handled here completely (flag
+ * for loop guards, SIGINT to the process, reply); other control requests go to the main thread, which
+ * sends its replies back through this thread.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import * as zmq from "zeromq";
+import { Signer, WireError, decodeMessage, encodeMessage } from "./wire.ts";
+
+/** What the main thread passes to the worker. */
+export interface ControlWorkerData {
+  /** Heartbeat endpoint to bind. */
+  heartbeat: string;
+  /** Control endpoint to bind. */
+  control: string;
+  /** HMAC key. */
+  key: string;
+  /** Session id of the kernel. */
+  session: string;
+  /** Int32 flag shared with the main thread's loop guards. */
+  interruptFlag: SharedArrayBuffer;
+}
+
+/** Messages from the worker to the main thread. */
+export type FromControl =
+  | { kind: "ready" }
+  | { kind: "request"; frames: Uint8Array[] }
+  | { kind: "interrupted"; parent: Record<string, unknown> }
+  | { kind: "log"; text: string };
+
+/** Messages from the main thread to the worker. */
+export type ToControl = { kind: "send"; frames: Uint8Array[] } | { kind: "close" };
+
+async function main(): Promise<void> {
+  const data = workerData as ControlWorkerData;
+  const port = parentPort!;
+  const post = (m: FromControl) => port.postMessage(m);
+  const signer = new Signer(data.key);
+  const flag = new Int32Array(data.interruptFlag);
+  const heartbeat = new zmq.Reply({ linger: 0 });
+  const control = new zmq.Router({ linger: 0 });
+  await heartbeat.bind(data.heartbeat);
+  await control.bind(data.control);
+
+  let sending = Promise.resolve();
+  const send = (frames: Uint8Array[]) => {
+    sending = sending.then(() => control.send(frames)).catch((err: Error) => post({ kind: "log", text: `control send failed: ${err.message}` }));
+  };
+
+  port.on("message", (m: ToControl) => {
+    if (m.kind === "send") send(m.frames);
+    else {
+      heartbeat.close();
+      control.close();
+      port.close();
+    }
+  });
+
+  void (async () => {
+    for await (const frames of heartbeat) await heartbeat.send(frames);
+  })().catch(() => undefined);
+
+  void (async () => {
+    for await (const frames of control) {
+      let msg;
+      try {
+        msg = decodeMessage(frames, signer);
+      } catch (err) {
+        // Bad signatures are dropped; other malformed messages go to the main thread for an error reply.
+        if (err instanceof WireError && /signature/.test(err.message)) {
+          post({ kind: "log", text: `control: dropped a message (${err.message})` });
+          continue;
+        }
+        post({ kind: "request", frames });
+        continue;
+      }
+      if (msg.header.msg_type !== "interrupt_request") {
+        post({ kind: "request", frames });
+        continue;
+      }
+      Atomics.store(flag, 0, 1);
+      process.kill(process.pid, "SIGINT");
+      send(encodeMessage({ msgType: "interrupt_reply", content: { status: "ok" }, parent: msg.header, identities: msg.identities }, data.session, signer));
+      post({ kind: "interrupted", parent: msg.header });
+    }
+  })().catch(() => undefined);
+
+  post({ kind: "ready" });
+}
+
+void main().catch((err: Error) => parentPort?.postMessage({ kind: "log", text: `control thread failed: ${err.stack ?? err.message}` }));
