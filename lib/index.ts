@@ -9,6 +9,8 @@
 export * from "./host.ts";
 export * from "./types.ts";
 export * from "./names.ts";
+export * from "./random.ts";
+export * from "./atomic-write.ts";
 
 // --- backend ---
 export * from "./backend.ts";
@@ -38,7 +40,6 @@ export * from "./data/batches.ts";
 export * from "./data/sampling.ts";
 export * from "./data/metrics.ts";
 export * from "./data/dataframe.ts";
-export * from "./data/random.ts";
 export * from "./data/glue-download.ts";
 export * from "./data/default-task.ts";
 export * from "./data/default-task-generator.ts";

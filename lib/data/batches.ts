@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { EncodedBatch, Example } from "../types.ts";
-import { mulberry32, shuffled } from "./random.ts";
+import { mulberry32, shuffled } from "../random.ts";
 import { getTask, type TaskSpec } from "./tasks.ts";
 import type { BertTokenizer } from "./tokenizer.ts";
 

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import type { Example } from "../types.ts";
 import { writeFileAtomic } from "../atomic-write.ts";
-import { mulberry32, randomInt, type Random } from "./random.ts";
+import { mulberry32, randomInt, type Random } from "../random.ts";
 
 /** Options of {@link generateDefaultTask}. */
 export interface DefaultTaskOptions {

@@ -3,7 +3,7 @@
  * kept (stratified), drawn deterministically from a seed.
  */
 import type { Example } from "../types.ts";
-import { mulberry32, shuffled } from "./random.ts";
+import { mulberry32, shuffled } from "../random.ts";
 
 /** Options of {@link sampleLowResource}: give exactly one of `perClass` and `total`. */
 export interface LowResourceOptions {

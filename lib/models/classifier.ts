@@ -10,6 +10,7 @@ import { type BertOutputs, bertEncode, bertParameterSpecs } from "./bert.ts";
 import { type ParameterSpec, initialValue } from "./init.ts";
 import { dropout, linear } from "./ops.ts";
 import { chooseScope, createNamedVariables } from "./variables.ts";
+import { mulberry32 } from "../random.ts";
 
 /** What loading a checkpoint did, by Hugging Face parameter name (see checkpoint.ts). */
 export interface CheckpointReport {
@@ -41,16 +42,10 @@ export function classifierParameterSpecs(config: BertConfig, numLabels: number):
   ];
 }
 
-/** A 32-bit PRNG (mulberry32) drawing dropout seeds. */
+/** A stream of dropout seeds (31-bit integers) drawn by mulberry32. */
 function seedStream(seed: number): () => number {
-  let state = (seed ^ 0x9e3779b9) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) & 0x7fffffff;
-  };
+  const random = mulberry32((seed ^ 0x9e3779b9) >>> 0);
+  return () => (random() * 2 ** 32) & 0x7fffffff;
 }
 
 function checkNumLabels(numLabels: number): void {

@@ -14,7 +14,7 @@ import { loadDefaultTask } from "../data/default-task.ts";
 import { batches, encodeExamples } from "../data/batches.ts";
 import { taskMetrics } from "../data/metrics.ts";
 import { sampleLowResource } from "../data/sampling.ts";
-import { mulberry32, shuffled } from "../data/random.ts";
+import { mulberry32, shuffled } from "../random.ts";
 import type { BertTokenizer } from "../data/tokenizer.ts";
 import { createBertClassifier, BertForSequenceClassification } from "../models/classifier.ts";
 import { loadPretrained } from "../models/checkpoint.ts";

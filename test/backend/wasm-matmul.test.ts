@@ -5,20 +5,13 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { mulberry32 } from "../../lib/random.ts";
 import { isWasmMatMulPatched, patchWasmMatMul, unpatchWasmMatMul } from "../../lib/backend/wasm-matmul.ts";
 
 /** Deterministic uniform(-1, 1) values (mulberry32). */
 function randomValues(size: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
+  const random = mulberry32(seed);
+  return Float32Array.from({ length: size }, () => random() * 2 - 1);
 }
 
 const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);

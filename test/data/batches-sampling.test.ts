@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Example } from "../../lib/types.ts";
 import { batches, encodeExamples } from "../../lib/data/batches.ts";
 import { sampleLowResource } from "../../lib/data/sampling.ts";
-import { mulberry32, shuffled } from "../../lib/data/random.ts";
+import { mulberry32, shuffled } from "../../lib/random.ts";
 import { BertTokenizer } from "../../lib/data/tokenizer.ts";
 
 await tf.setBackend("cpu");

@@ -3,18 +3,7 @@
  * spectrum is known by construction (A = Q·diag(λ)·Qᵀ with a seeded random orthogonal Q).
  */
 import * as tf from "@tensorflow/tfjs";
-
-/** A seeded uniform generator on [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../../lib/random.ts";
 
 /** A seeded random n×n orthogonal matrix (Gram–Schmidt of a random matrix), rows are the vectors. */
 export function randomOrthogonal(n: number, seed: number): number[][] {

@@ -4,7 +4,8 @@ import * as tf from "@tensorflow/tfjs";
 import { hessianEigen, hessianTrace, hessianTraceEstimate, topHessianEigenvalues, hessianDiagonal, sharpnessByBlock } from "../../lib/inspect/sharpness.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { setHost } from "../../lib/host.ts";
-import { namedVariables, quadraticLoss, withSpectrum, rng } from "./quadratic.ts";
+import { namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
+import { mulberry32 as rng } from "../../lib/random.ts";
 
 await tf.setBackend("cpu");
 

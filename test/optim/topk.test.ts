@@ -2,17 +2,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { keepCount, kthLargest, topKMask } from "../../lib/optim/topk.ts";
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../../lib/random.ts";
 
 test("keepCount is floor(fraction·n) without float noise", () => {
   assert.equal(keepCount(1 - 0.9, 10), 1);

@@ -6,7 +6,7 @@ import { evaluateBatches, type Scorer } from "../../lib/train/evaluate.ts";
 import { makeSchedule } from "../../lib/train/schedule.ts";
 import { createOptimizer } from "../../lib/train/optimizers.ts";
 import { TrainingProgress } from "../../lib/train/progress.ts";
-import { shuffled, mulberry32 } from "../../lib/data/random.ts";
+import { shuffled, mulberry32 } from "../../lib/random.ts";
 import { BagOfIdsClassifier, syntheticExamples, syntheticBatches, encodeSynthetic } from "./tiny-model.ts";
 
 await tf.setBackend("cpu");

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { EncodedBatch, SequenceModel } from "../../lib/types.ts";
-import { mulberry32 } from "../../lib/data/random.ts";
+import { mulberry32 } from "../../lib/random.ts";
 
 let modelCounter = 0;
 
