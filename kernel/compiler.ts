@@ -12,6 +12,7 @@ import Module, { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
+import { visitEachChildWithPrevShorthands, type ShorthandChecker, type ShorthandTsApi } from "./prev-shorthand.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -123,6 +124,13 @@ interface SourceMapLike {
   findEntry(line: number, column: number): { originalLine?: number; originalColumn?: number } | Record<string, never>;
 }
 
+/**
+ * Errors the converter causes itself: it appends `export { <every top-level name> }` to the cell,
+ * which clashes with a cell's own `export const x` (TS2323 "Cannot redeclare exported variable",
+ * TS2484 "Export declaration conflicts with exported declaration"). Exported names work as plain ones.
+ */
+const EXPORT_SUFFIX_CONFLICTS = new Set([2323, 2484]);
+
 /** The `export {};\n` line the converter puts before every cell. */
 const SRC_PREFIX_LINES = 1;
 
@@ -192,6 +200,7 @@ export class CellCompiler {
     };
     const sys = Object.create(ts.sys, { getCurrentDirectory: { value: () => PACKAGE_ROOT, writable: true } });
     const typeRoots = [join(PACKAGE_ROOT, "node_modules", "@types")];
+    let watch: { getProgram(): { getProgram(): { getTypeChecker(): ShorthandChecker } } } | undefined;
     const patched = Object.create(ts, {
       __esModule: { value: true },
       sys: { value: sys },
@@ -207,12 +216,26 @@ export class CellCompiler {
           return host;
         },
       },
+      createWatchProgram: {
+        value: (host: unknown) => {
+          watch = (ts.createWatchProgram as (h: unknown) => NonNullable<typeof watch>)(host);
+          return watch;
+        },
+      },
+      // The converter's rewrite of earlier cells' variables, extended to shorthand properties.
+      visitEachChild: {
+        value: visitEachChildWithPrevShorthands(
+          ts as unknown as ShorthandTsApi,
+          () => watch!.getProgram().getProgram().getTypeChecker(),
+          join(PACKAGE_ROOT, "__prev__.d.ts"),
+        ),
+      },
       getPreEmitDiagnosticsOfFiles: {
         value: (program: unknown, files: unknown[]) => {
           // Only the cell is checked: library files are type-checked by the project's own tsc run.
           const p = program as { getSyntacticDiagnostics(f: unknown): TsDiagnostic[]; getSemanticDiagnostics(f: unknown): TsDiagnostic[] };
           const syntactic = p.getSyntacticDiagnostics(files[0]);
-          const all = syntactic.length > 0 ? syntactic : p.getSemanticDiagnostics(files[0]);
+          const all = syntactic.length > 0 ? syntactic : p.getSemanticDiagnostics(files[0]).filter((d) => !EXPORT_SUFFIX_CONFLICTS.has(d.code));
           this.#lastDiagnostics = all;
           // Code 1308 (await outside async) must reach tslab: it detects top-level await with it.
           return all.filter((d) => d.code === 1308 || this.#isBlocking(d));

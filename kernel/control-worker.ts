@@ -29,7 +29,7 @@ export type FromControl =
   | { kind: "interrupted"; parent: Record<string, unknown> }
   | { kind: "log"; text: string };
 
-/** Messages from the main thread to the worker. */
+/** Messages from the main thread to the worker (`close`: close the sockets and end the thread). */
 export type ToControl = { kind: "send"; frames: Uint8Array[] } | { kind: "close" };
 
 async function main(): Promise<void> {
@@ -48,20 +48,27 @@ async function main(): Promise<void> {
     sending = sending.then(() => control.send(frames)).catch((err: Error) => post({ kind: "log", text: `control send failed: ${err.message}` }));
   };
 
+  const loops: Promise<void>[] = [];
+  // Stops the thread cleanly: queued replies (the shutdown_reply) go out, both sockets close in this
+  // thread, their receive loops end, then the port closes and the thread's event loop runs dry.
+  // Tearing the thread down with sockets open aborts the whole process (zeromq.js issue #411).
+  const close = async () => {
+    await sending;
+    heartbeat.close();
+    control.close();
+    await Promise.allSettled(loops);
+    port.close();
+  };
   port.on("message", (m: ToControl) => {
     if (m.kind === "send") send(m.frames);
-    else {
-      heartbeat.close();
-      control.close();
-      port.close();
-    }
+    else void close();
   });
 
-  void (async () => {
+  loops.push((async () => {
     for await (const frames of heartbeat) await heartbeat.send(frames);
-  })().catch(() => undefined);
+  })().catch(() => undefined));
 
-  void (async () => {
+  loops.push((async () => {
     for await (const frames of control) {
       let msg;
       try {
@@ -84,7 +91,7 @@ async function main(): Promise<void> {
       send(encodeMessage({ msgType: "interrupt_reply", content: { status: "ok" }, parent: msg.header, identities: msg.identities }, data.session, signer));
       post({ kind: "interrupted", parent: msg.header });
     }
-  })().catch(() => undefined);
+  })().catch(() => undefined));
 
   post({ kind: "ready" });
 }

@@ -40,6 +40,8 @@ const ABORT_GRACE_MS = 5;
 
 /** Delay after start-up before the TypeScript program is built in the background (ms). */
 const COMPILER_WARMUP_DELAY_MS = 1500;
+/** How long shutdown waits for the control thread before saying so in the log (it keeps waiting). */
+const CONTROL_STOP_WARN_MS = 5000;
 
 /** Logs to the kernel's real stderr (the Jupyter server's terminal). */
 export type Log = (text: string) => void;
@@ -74,6 +76,11 @@ export class Kernel {
   #pendingInput: { resolve(s: string): void; reject(e: Error): void } | undefined;
   readonly #sendChains = new Map<zmq.Socket, Promise<void>>();
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Errors already reported by `#uncaught`. */
+  readonly #reportedUncaught = new WeakSet<object>();
+  /** Settles when the control thread has ended (set once it is started). */
+  #controlThreadExit: Promise<void> | undefined;
 
   /**
    * @param info the parsed connection file.
@@ -101,7 +108,12 @@ export class Kernel {
     await this.#startControlThread();
     this.#status("starting", {});
     process.on("SIGINT", () => this.#onInterrupt());
-    process.on("uncaughtException", (err) => this.#uncaught(err));
+    // The kernel owns fatal-error policy. Other code's `uncaughtException` listeners never run (the
+    // capture callback replaces the event), and an error thrown from another `unhandledRejection`
+    // listener lands in the capture callback too: the Emscripten glue of tfjs-backend-wasm rethrows
+    // from both, which would otherwise end the process (and abort it, the control thread's zeromq
+    // sockets being torn down while open) on the first unhandled rejection in a cell.
+    process.setUncaughtExceptionCaptureCallback((err) => this.#uncaught(err));
     process.on("unhandledRejection", (err) => this.#uncaught(err));
     this.#ready = this.#preload();
     void this.#readLoop(this.#shell, "shell");
@@ -132,6 +144,7 @@ export class Kernel {
       },
     });
     this.#worker = worker;
+    this.#controlThreadExit = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     await new Promise<void>((resolve, reject) => {
       worker.on("error", reject);
       worker.on("message", (m: FromControl) => {
@@ -601,6 +614,11 @@ export class Kernel {
 
   /** An uncaught error or unhandled rejection: an error output of the cell that caused it. */
   #uncaught(err: unknown): void {
+    // A rejection rethrown by another library's listener arrives a second time: report it once.
+    if (typeof err === "object" && err !== null) {
+      if (this.#reportedUncaught.has(err)) return;
+      this.#reportedUncaught.add(err);
+    }
     const cell = currentOrLatestCell();
     const report = this.#traceback.report(err);
     if (!cell) {
@@ -610,20 +628,27 @@ export class Kernel {
     this.#output.send("error", { ...report }, cell.parent);
   }
 
-  /** Closes every socket and the control thread. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Closes every socket and the control thread; the process may exit once this resolves. Calls after
+   * the first (a SIGTERM during a shutdown_request, say) share its promise, so none resolves early.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutDown();
+    return this.#closing;
+  }
+
+  async #shutDown(): Promise<void> {
     this.#output.releaseStdio();
     await Promise.all([...this.#sendChains.values()]);
     this.#closed = true;
-    const worker = this.#worker;
-    if (worker) {
-      // Let the control thread close its sockets itself; terminate only if it does not exit.
-      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-      worker.postMessage({ kind: "close" } satisfies ToControl);
-      const timer = setTimeout(() => void worker.terminate(), 1000);
-      await exited;
-      clearTimeout(timer);
+    if (this.#controlThreadExit) {
+      // The control thread closes its own sockets and ends. It is never terminated from here: ending
+      // a thread (or the process) while it holds open zeromq sockets aborts the process with
+      // "terminate called after throwing an instance of 'Napi::Error'" (zeromq.js issue #411).
+      this.#worker?.postMessage({ kind: "close" } satisfies ToControl);
+      const slow = setTimeout(() => this.#log(`control thread has not stopped after ${CONTROL_STOP_WARN_MS} ms; still waiting`), CONTROL_STOP_WARN_MS);
+      await this.#controlThreadExit;
+      clearTimeout(slow);
     }
     this.#compiler?.close();
     this.#shell.close();

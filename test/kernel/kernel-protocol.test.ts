@@ -10,7 +10,7 @@ const python = "/usr/bin/python3";
 const probe = spawnSync(python, ["-c", "import jupyter_client, jupyter_kernel_test, pytest, nbformat"], { encoding: "utf8" });
 const skip = probe.status === 0 ? false : `${python} lacks jupyter_client / jupyter_kernel_test / pytest / nbformat (${(probe.stderr || String(probe.error)).trim().split("\n").pop()})`;
 
-for (const suite of ["test_kernel_conformance.py", "test_kernel_protocol.py", "test_notebook_nbconvert.py"]) {
+for (const suite of ["test_kernel_conformance.py", "test_kernel_protocol.py", "test_kernel_shutdown.py", "test_notebook_nbconvert.py"]) {
   test(`pytest ${suite}`, { skip, timeout: 240_000 }, () => {
     const r = spawnSync(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", join(here, suite)], {
       cwd: here,

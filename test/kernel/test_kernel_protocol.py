@@ -462,6 +462,45 @@ def test_completion_kinds_and_inspect_docs(kernel):
     assert c["found"] and "hfName(" in c["data"]["text/plain"] and "Hugging Face" in c["data"]["text/markdown"]
 
 
+def define_earlier_cell_variables(kc):
+    """One cell defining a const, a let, an `export`-ed const and an object; the tests read them later."""
+    reply, msgs = run(kc, "const data = 11; let counter = 3; export const exported = 5; const obj = { k: 'v' };")
+    assert reply["content"]["status"] == "ok", reply["content"]
+    # The converter exports every top-level name itself; an explicit `export` must not warn about it.
+    assert stdout_text(msgs, "stderr") == ""
+
+
+def test_shorthand_properties_read_earlier_cells(kernel):
+    _, kc = kernel
+    define_earlier_cell_variables(kc)
+    assert value_of(kc, "const y = { data }; y") == "{ data: 11 }"
+    assert value_of(kc, "({ data, exported, obj })") == "{ data: 11, exported: 5, obj: { k: 'v' } }"
+    assert value_of(kc, "const make = () => ({ data, counter }); make()") == "{ data: 11, counter: 3 }"
+    assert value_of(kc, "class Holder { v = { data } }; new Holder().v") == "{ data: 11 }"
+    # A block's own `data` shadows the earlier cell's: the shorthand must keep naming the inner one.
+    assert value_of(kc, "let shadowed: unknown; { const data = 'inner'; shadowed = { data }; } shadowed") == "{ data: 'inner' }"
+
+
+def test_destructuring_assigns_earlier_cells_variables(kernel):
+    _, kc = kernel
+    define_earlier_cell_variables(kc)
+    assert value_of(kc, "({ counter } = { counter: 8 }); counter") == "8"
+    assert value_of(kc, "counter") == "8", "the assignment must reach the earlier cell's variable"
+    assert value_of(kc, "({ counter = 21 } = {}); counter") == "21"
+    assert value_of(kc, "[counter] = [34]; counter") == "34"
+    assert value_of(kc, "const { data: renamed = 0, ...others } = { data, exported }; [renamed, others]") == "[ 11, { exported: 5 } ]"
+    assert value_of(kc, "const [first = data] = []; first") == "11"
+
+
+def test_defaults_templates_and_exports_read_earlier_cells(kernel):
+    _, kc = kernel
+    define_earlier_cell_variables(kc)
+    assert value_of(kc, "function sum(a = data, { b = exported } = {}) { return a + b + data; } sum()") == str(11 + 5 + 11)
+    assert value_of(kc, "`data=${data} exported=${exported} nested=${ { data }.data }`") == "'data=11 exported=5 nested=11'"
+    assert value_of(kc, "export const twice = exported * 2; twice") == "10"
+    assert value_of(kc, "({ twice })") == "{ twice: 10 }"
+
+
 def test_restart_starts_a_new_session(kernel):
     km, kc = kernel
     run(kc, "let survivesRestart = 1;")
