@@ -213,6 +213,11 @@ export class CellCompiler {
           );
           host.resolveModuleNames = (names: string[], containingFile: string, _reused: unknown, _redirect: unknown, opts: unknown) =>
             names.map((name) => this.#resolveModule(ts, name, containingFile, opts, sys));
+          // With custom resolution TypeScript assumes every file's resolutions are stale and rebuilds the
+          // whole program per cell; only the cell's own files can resolve differently (new notebook files,
+          // a changed notebook folder), library and node_modules resolutions stay valid.
+          const cellFiles = new Set([this.#srcFilename, join(PACKAGE_ROOT, "__prev__.d.ts")]);
+          host.hasInvalidatedResolutions = (path: string) => cellFiles.has(path);
           return host;
         },
       },
