@@ -1,7 +1,8 @@
 /**
  * Conversion of examples to a danfojs DataFrame, for inspection in notebooks.
  */
-import * as dfd from "danfojs-node";
+import type * as dfd from "danfojs-node";
+import { newDataFrame } from "../danfo.ts";
 import type { Example } from "../types.ts";
 import { getTask, type TaskSpec } from "./tasks.ts";
 
@@ -16,5 +17,5 @@ export function toDataFrame(examples: readonly Example[], task?: TaskSpec | stri
   columns.label = examples.map((e) => e.label);
   if (spec && !spec.isRegression) columns.labelName = examples.map((e) => spec.labelNames[e.label] ?? String(e.label));
   if (examples.some((e) => e.idx !== undefined)) columns.idx = examples.map((e) => e.idx ?? -1);
-  return new dfd.DataFrame(columns);
+  return newDataFrame(columns);
 }

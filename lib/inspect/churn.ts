@@ -3,7 +3,8 @@
  * overlap |A ∩ B| / |A ∪ B| of consecutive masks, globally and per block, recorded as a time series
  * during training by a {@link MaskChurnRecorder} attached with `fsam.onMaskRefresh`.
  */
-import * as dfd from "danfojs-node";
+import type * as dfd from "danfojs-node";
+import { newDataFrame } from "../danfo.ts";
 import { groupByBlock } from "./blocks.ts";
 
 /** Intersection and union sizes of two masks over the given variable names. */
@@ -88,8 +89,8 @@ export class MaskChurnRecorder {
 
   /** The rows as a DataFrame (columns step, previousStep, block, jaccard, kept, size). */
   toDataFrame(): dfd.DataFrame {
-    if (this.rows.length === 0) return new dfd.DataFrame([], { columns: ["step", "previousStep", "block", "jaccard", "kept", "size"] });
-    return new dfd.DataFrame(this.rows as unknown as Record<string, unknown>[]);
+    if (this.rows.length === 0) return newDataFrame([], { columns: ["step", "previousStep", "block", "jaccard", "kept", "size"] });
+    return newDataFrame(this.rows as unknown as Record<string, unknown>[]);
   }
 
   /** Forgets every row and the previous mask. */

@@ -5,7 +5,8 @@
  * Hutchinson estimate of |diag H| (Hessian diagonal), per block and globally.
  */
 import * as tf from "@tensorflow/tfjs";
-import * as dfd from "danfojs-node";
+import type * as dfd from "danfojs-node";
+import { newDataFrame } from "../danfo.ts";
 import { computeFisher } from "../optim/fisher.ts";
 import { topKMask } from "../optim/topk.ts";
 import { groupByBlock } from "./blocks.ts";
@@ -159,5 +160,5 @@ export async function compareMaskCriteria(vars: tf.Variable[], options: Criteria
     masks.set(criterion, mask);
     rows.push(...maskOverlapByBlock(masks.get("fisher")!, mask, { criterion, granularity: options.granularity }));
   }
-  return { masks, rows, table: new dfd.DataFrame(rows as unknown as Record<string, unknown>[]) };
+  return { masks, rows, table: newDataFrame(rows as unknown as Record<string, unknown>[]) };
 }

@@ -7,7 +7,8 @@
  * per-sample loss with lib/optim's `computeFisher` and `topKMask`.
  */
 import type * as tf from "@tensorflow/tfjs";
-import * as dfd from "danfojs-node";
+import type * as dfd from "danfojs-node";
+import { newDataFrame } from "../danfo.ts";
 import { computeFisher } from "../optim/fisher.ts";
 import { topKMask, kthLargest } from "../optim/topk.ts";
 import { blockOf, groupByBlock, LAYER_COMPONENTS } from "./blocks.ts";
@@ -335,5 +336,5 @@ export function fisherAtlas(source: FisherMaskState | FisherAtlasInput, options:
 
 /** A DataFrame from plain rows (danfojs wants the rows as records). */
 function toFrame(rows: object[]): dfd.DataFrame {
-  return new dfd.DataFrame(rows as Record<string, unknown>[]);
+  return newDataFrame(rows as Record<string, unknown>[]);
 }

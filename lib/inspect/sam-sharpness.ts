@@ -3,7 +3,8 @@
  * perturbation e at radius ρ, globally and perturbing one block at a time.
  */
 import * as tf from "@tensorflow/tfjs";
-import * as dfd from "danfojs-node";
+import type * as dfd from "danfojs-node";
+import { newDataFrame } from "../danfo.ts";
 import { groupByBlock } from "./blocks.ts";
 import { directionNorm, directionTensors, samDirection, type SamDirectionOptions } from "./directions.ts";
 import { assignAll, assignOffset, disposeVector, snapshot } from "./param-vector.ts";
@@ -93,7 +94,7 @@ export function samSharpness(loss: () => tf.Scalar, vars: tf.Variable[], options
       sharpness: global.value - l0,
       perturbationNorm: global.norm,
       blocks,
-      table: new dfd.DataFrame(blocks.length ? (blocks as unknown as Record<string, unknown>[]) : [], blocks.length ? undefined : { columns: ["block", "size", "sharpness", "perturbationNorm"] }),
+      table: newDataFrame(blocks.length ? (blocks as unknown as Record<string, unknown>[]) : [], blocks.length ? undefined : { columns: ["block", "size", "sharpness", "perturbationNorm"] }),
     };
   } finally {
     disposeVector(base);

@@ -6,7 +6,8 @@
  * tabulates it for every block.
  */
 import * as tf from "@tensorflow/tfjs";
-import * as dfd from "danfojs-node";
+import type * as dfd from "danfojs-node";
+import { newDataFrame } from "../danfo.ts";
 import { createHvp, type HvpMethod, type HvpOptions } from "./hvp.ts";
 import {
   type ParamVector,
@@ -335,5 +336,5 @@ export async function sharpnessByBlock(
     b++;
     if (aborted) break;
   }
-  return { rows, table: new dfd.DataFrame(rows as unknown as Record<string, unknown>[]), aborted };
+  return { rows, table: newDataFrame(rows as unknown as Record<string, unknown>[]), aborted };
 }

@@ -5,7 +5,8 @@
  * checked.
  */
 import * as tf from "@tensorflow/tfjs";
-import * as dfd from "danfojs-node";
+import type * as dfd from "danfojs-node";
+import { newDataFrame } from "../danfo.ts";
 import type { SequenceModel } from "../types.ts";
 import { trainingCurves } from "../plot/training.ts";
 import type { Figure } from "../plot/figure.ts";
@@ -235,7 +236,7 @@ export function comparisonOf(
   const summary = summarizeRuns(runs, metricName);
   const curveRuns = runs.map((r) => ({ name: `${r.optimizer} seed ${r.seed}`, group: r.optimizer, rows: r.rows as unknown as Record<string, unknown>[] }));
   return {
-    table: new dfd.DataFrame(summary as unknown as Record<string, unknown>[]),
+    table: newDataFrame(summary as unknown as Record<string, unknown>[]),
     summary,
     figure: trainingCurves(curveRuns, { y: "metric", yTitle: `dev ${metricName}`, title: `Dev ${metricName} per step (mean ± std over seeds)` }),
     lossFigure: trainingCurves(curveRuns, { y: "loss", yTitle: "training loss", title: "Training loss per step (mean ± std over seeds)" }),
