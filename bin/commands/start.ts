@@ -165,11 +165,15 @@ function serve(frontend: JupyterFrontend, options: StartOptions): Promise<number
   console.log(`starting ${frontend.kind === "lab" ? "JupyterLab" : "Jupyter Notebook"} ${frontend.version} (${frontend.executable}) in ${NOTEBOOK_DIR}`);
   const child = spawn(frontend.executable, jupyterArgs(frontend, options), { cwd: NOTEBOOK_DIR, stdio: ["ignore", "pipe", "pipe"] });
   let announced = false;
+  // The server's "running at" line and its URL can arrive in different chunks: match on what came so far.
+  let seen = "";
   const watch = (chunk: Buffer, out: NodeJS.WriteStream) => {
     const text = chunk.toString("utf8");
     out.write(text);
-    const base = /(https?:\/\/[^\s/]+:\d+\/)/.exec(text);
-    if (!announced && base && /running at|is running|Serving notebooks|Jupyter Server .* is running/i.test(text)) {
+    if (announced) return;
+    seen = (seen + text).slice(-16384);
+    const base = /(https?:\/\/[^\s/]+:\d+\/)/.exec(seen);
+    if (base && /running at|is running|Serving notebooks|Jupyter Server .* is running/i.test(seen)) {
       announced = true;
       console.log(`\nFSAM Lab is ready — open the quickstart at:\n\n    ${quickstartUrl(frontend, base[1], options.token)}\n`);
     }
