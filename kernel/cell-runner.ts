@@ -8,6 +8,7 @@ import vm from "node:vm";
 import type { CompiledCell } from "./compiler.ts";
 import { KeyboardInterrupt, currentCell, type CellContext } from "./cell-context.ts";
 import { GUARD_NAME, insertLoopGuards } from "./loop-guard.ts";
+import { signalArrived, takeRequest } from "./interrupt-state.ts";
 import type { ModuleLoader } from "./module-loader.ts";
 import { requiredSpecifiers } from "./module-loader.ts";
 
@@ -32,19 +33,17 @@ export class CellRunner {
   /** The notebook's variables. */
   readonly exports: Record<string, unknown>;
   readonly #loader: ModuleLoader;
-  /** Shared with the control thread: element 0 becomes 1 when an interrupt_request arrived. */
-  readonly #interruptFlag: Int32Array;
+  /** Shared with the control thread (see interrupt-state.ts). */
+  readonly #interruptState: Int32Array;
   #nextId = 1;
-  /** When (performance.now()) a cell was last interrupted. */
-  lastInterruptAt = -Infinity;
 
   /**
    * @param loader resolves and loads the modules cells import.
-   * @param interruptFlag set by the control thread on interrupt_request (polled by loop guards).
+   * @param interruptState shared with the control thread, which marks interrupt requests there.
    */
-  constructor(loader: ModuleLoader, interruptFlag: Int32Array) {
+  constructor(loader: ModuleLoader, interruptState: Int32Array) {
     this.#loader = loader;
-    this.#interruptFlag = interruptFlag;
+    this.#interruptState = interruptState;
     this.exports = createExports();
   }
 
@@ -56,10 +55,7 @@ export class CellRunner {
   /** The guard loops in cell code call: throws when the running cell was interrupted. */
   guard = (): void => {
     const cell = currentCell();
-    if (Atomics.load(this.#interruptFlag, 0) === 1) {
-      Atomics.store(this.#interruptFlag, 0, 0);
-      if (cell) this.interrupt(cell);
-    }
+    if (cell && takeRequest(this.#interruptState)) this.interrupt(cell);
     if (cell?.interrupted) throw new KeyboardInterrupt();
   };
 
@@ -67,7 +63,6 @@ export class CellRunner {
   interrupt(cell: CellContext): void {
     if (cell.interrupted) return;
     cell.interrupted = true;
-    this.lastInterruptAt = performance.now();
     cell.abort.abort(new KeyboardInterrupt());
   }
 
@@ -78,6 +73,12 @@ export class CellRunner {
    */
   async run(cell: CompiledCell, ctx: CellContext): Promise<RunResult> {
     await this.#loader.prepare(requiredSpecifiers(cell.js));
+    // A SIGINT that came while the main thread was busy (compiling) waits in the event loop; once the
+    // script runs, only its own SIGINT watchdog would notice a new one. Two turns of the loop (one with
+    // a poll phase) let a waiting signal reach the kernel first.
+    await nextTurn();
+    await nextTurn();
+    if (ctx.interrupted) throw new KeyboardInterrupt();
     const id = this.#nextId++;
     const fn = cell.hasTopLevelAwait ? "async function" : "function";
     const source = `(${fn}(exports, require, ${GUARD_NAME}) {\n${insertLoopGuards(cell.js)}\n}).call(undefined, ${ARGS_KEY}.exports, ${ARGS_KEY}.require, ${ARGS_KEY}.guard)`;
@@ -87,6 +88,8 @@ export class CellRunner {
       ret = new vm.Script(source, { filename: cellFileName(id), lineOffset: -1 }).runInThisContext({ breakOnSigint: true });
     } catch (err) {
       if ((err as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") {
+        // A signal broke this cell's own code: a cell starts only once earlier signals arrived.
+        signalArrived(this.#interruptState);
         this.interrupt(ctx);
         throw new KeyboardInterrupt();
       }
@@ -108,6 +111,11 @@ export class CellRunner {
     delete this.exports[name];
     return value === undefined || value === null ? { hasValue: false } : { hasValue: true, value };
   }
+}
+
+/** Resolves after the event loop's current turn. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

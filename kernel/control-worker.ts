@@ -1,12 +1,13 @@
 /**
  * The kernel's second thread: it owns the heartbeat (REP echo) and control (ROUTER) sockets, so both
- * answer while the main thread is busy in a cell. `interrupt_request` is handled here completely (flag
- * for loop guards, SIGINT to the process, reply); other control requests go to the main thread, which
+ * answer while the main thread is busy in a cell. `interrupt_request` is handled here completely (the
+ * shared interrupt state, SIGINT to the process when needed, reply); other control requests go to the main thread, which
  * sends its replies back through this thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { Signer, WireError, decodeMessage, encodeMessage } from "./wire.ts";
+import { requestInterrupt } from "./interrupt-state.ts";
 
 /** What the main thread passes to the worker. */
 export interface ControlWorkerData {
@@ -18,8 +19,8 @@ export interface ControlWorkerData {
   key: string;
   /** Session id of the kernel. */
   session: string;
-  /** Int32 flag shared with the main thread's loop guards. */
-  interruptFlag: SharedArrayBuffer;
+  /** The interrupt state shared with the main thread (see interrupt-state.ts). */
+  interruptState: SharedArrayBuffer;
 }
 
 /** Messages from the worker to the main thread. */
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const port = parentPort!;
   const post = (m: FromControl) => port.postMessage(m);
   const signer = new Signer(data.key);
-  const flag = new Int32Array(data.interruptFlag);
+  const interruptState = new Int32Array(data.interruptState);
   const heartbeat = new zmq.Reply({ linger: 0 });
   const control = new zmq.Router({ linger: 0 });
   await heartbeat.bind(data.heartbeat);
@@ -86,10 +87,10 @@ async function main(): Promise<void> {
         post({ kind: "request", frames });
         continue;
       }
-      Atomics.store(flag, 0, 1);
-      process.kill(process.pid, "SIGINT");
-      send(encodeMessage({ msgType: "interrupt_reply", content: { status: "ok" }, parent: msg.header, identities: msg.identities }, data.session, signer));
+      const interrupting = requestInterrupt(interruptState, () => process.kill(process.pid, "SIGINT"));
       post({ kind: "interrupted", parent: msg.header });
+      await interrupting;
+      send(encodeMessage({ msgType: "interrupt_reply", content: { status: "ok" }, parent: msg.header, identities: msg.identities }, data.session, signer));
     }
   })().catch(() => undefined));
 

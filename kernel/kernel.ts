@@ -20,6 +20,7 @@ import { CommRegistry } from "./comms.ts";
 import { isComplete } from "./is-complete.ts";
 import { TracebackMapper, type ErrorReport } from "./traceback.ts";
 import type { FromControl, ToControl } from "./control-worker.ts";
+import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
 import type { MimeBundle } from "../lib/host.ts";
 
 /** The preloaded modules. */
@@ -42,6 +43,8 @@ const ABORT_GRACE_MS = 5;
 const COMPILER_WARMUP_DELAY_MS = 1500;
 /** How long shutdown waits for the control thread before saying so in the log (it keeps waiting). */
 const CONTROL_STOP_WARN_MS = 5000;
+/** How long the kernel waits for the SIGINT the control thread sent to arrive before it forgets it (ms). */
+const SIGNAL_SETTLE_MS = 2000;
 
 /** Logs to the kernel's real stderr (the Jupyter server's terminal). */
 export type Log = (text: string) => void;
@@ -55,7 +58,7 @@ export class Kernel {
   readonly #iopub = new zmq.Publisher({ linger: 0 });
   readonly #stdin = new zmq.Router({ linger: 0 });
   #worker: Worker | undefined;
-  readonly #interruptFlag = new Int32Array(new SharedArrayBuffer(4));
+  readonly #interruptState = createInterruptState();
   readonly #log: Log;
   readonly #output: OutputRouter;
   readonly #plotly = new PlotlyHtml();
@@ -63,7 +66,7 @@ export class Kernel {
   readonly #comms: CommRegistry;
   readonly #traceback = new TracebackMapper();
   readonly #loader = new ModuleLoader(process.cwd(), PACKAGE_ROOT);
-  readonly #runner = new CellRunner(this.#loader, this.#interruptFlag);
+  readonly #runner = new CellRunner(this.#loader, this.#interruptState);
   #compiler: CellCompiler | undefined;
   #preloaded: Preloaded | undefined;
   #ready: Promise<void> | undefined;
@@ -107,7 +110,7 @@ export class Kernel {
     ]);
     await this.#startControlThread();
     this.#status("starting", {});
-    process.on("SIGINT", () => this.#onInterrupt());
+    process.on("SIGINT", () => this.#onSignal());
     // The kernel owns fatal-error policy. Other code's `uncaughtException` listeners never run (the
     // capture callback replaces the event), and an error thrown from another `unhandledRejection`
     // listener lands in the capture callback too: the Emscripten glue of tfjs-backend-wasm rethrows
@@ -140,7 +143,7 @@ export class Kernel {
         control: endpoint(i, i.control_port),
         key: i.key,
         session: this.#session,
-        interruptFlag: this.#interruptFlag.buffer,
+        interruptState: this.#interruptState.buffer as SharedArrayBuffer,
       },
     });
     this.#worker = worker;
@@ -151,6 +154,7 @@ export class Kernel {
         if (m.kind === "ready") resolve();
         else if (m.kind === "log") this.#log(m.text);
         else if (m.kind === "interrupted") {
+          if (takeRequest(this.#interruptState) && this.#running) this.#runner.interrupt(this.#running);
           this.#status("busy", m.parent);
           this.#status("idle", m.parent);
         }
@@ -350,7 +354,8 @@ export class Kernel {
           setTimeout(() => void this.close().then(() => process.exit(0)), 50);
           return;
         case "interrupt_request":
-          this.#onInterrupt();
+          // Sent on shell (the control thread answers the control channel's): no signal involved.
+          if (this.#running) this.#runner.interrupt(this.#running);
           this.#reply(msg, channel, "interrupt_reply", { status: "ok" });
           break;
         default: {
@@ -422,6 +427,8 @@ export class Kernel {
       abort: new AbortController(),
       interrupted: false,
     };
+    // An interrupt that came while the kernel was idle must not reach this cell.
+    await this.#settleInterrupt();
     this.#running = ctx;
     let resultText: string | null = null;
     let failure: ErrorReport | undefined;
@@ -440,7 +447,8 @@ export class Kernel {
       failure = err instanceof CompileError ? err.report : this.#traceback.report(err);
     } finally {
       this.#running = undefined;
-      Atomics.store(this.#interruptFlag, 0, 0);
+      // A SIGINT sent for this cell may still be on the way: it must not reach the next one.
+      await this.#settleInterrupt();
     }
     const leaked = this.#preloaded!.tf.memory().numTensors - before;
     if (leaked > 0 && !failure) {
@@ -603,13 +611,22 @@ export class Kernel {
     });
   }
 
-  /** SIGINT or interrupt_request: interrupts the running cell, if any. */
-  #onInterrupt(): void {
-    const now = performance.now();
-    const flagged = Atomics.exchange(this.#interruptFlag, 0, 0) === 1;
-    // One interrupt_request both sets the flag (seen by a loop guard) and signals: handle it once.
-    if (!flagged && now - this.#runner.lastInterruptAt < 200) return;
-    if (this.#running) this.#runner.interrupt(this.#running);
+  /** SIGINT (from Jupyter, or from the control thread for an interrupt_request): interrupts the running cell, if any. */
+  #onSignal(): void {
+    if (signalArrived(this.#interruptState) && this.#running) this.#runner.interrupt(this.#running);
+  }
+
+  /**
+   * Between cells: drops an interrupt request nobody took up, and waits (at most SIGNAL_SETTLE_MS)
+   * for a SIGINT the control thread sent to arrive, so that it cannot interrupt the next cell.
+   */
+  async #settleInterrupt(): Promise<void> {
+    const deadline = performance.now() + SIGNAL_SETTLE_MS;
+    while (signalPending(this.#interruptState) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    if (signalPending(this.#interruptState)) this.#log("an interrupt's SIGINT did not arrive in time; forgetting it");
+    clearInterrupt(this.#interruptState);
   }
 
   /** An uncaught error or unhandled rejection: an error output of the cell that caused it. */

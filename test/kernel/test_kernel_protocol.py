@@ -71,6 +71,18 @@ def shell_reply(kc, msg_id, timeout=TIMEOUT):
             return m
 
 
+def start_cell(kc, code):
+    """Sends a cell, waits until the kernel has taken it up (its execute_input) and a bit longer."""
+    msg_id = kc.execute(code)
+    deadline = time.time() + TIMEOUT
+    while True:
+        m = kc.get_iopub_msg(timeout=max(0.1, deadline - time.time()))
+        if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "execute_input":
+            break
+    time.sleep(0.5)
+    return msg_id
+
+
 def run(kc, code, **kw):
     msg_id = kc.execute(code, **kw)
     reply = shell_reply(kc, msg_id)
@@ -239,8 +251,7 @@ def test_interrupt_request_stops_a_sync_loop_and_keeps_variables(kernel):
     _, kc = kernel
     drain(kc)
     run(kc, "let spins = 0;")
-    msg_id = kc.execute("while (true) { spins++; }")
-    time.sleep(1.0)
+    msg_id = start_cell(kc, "while (true) { spins++; }")
     intr = kc.session.msg("interrupt_request", {})
     kc.control_channel.send(intr)
     reply = kc.get_control_msg(timeout=TIMEOUT)
@@ -252,12 +263,40 @@ def test_interrupt_request_stops_a_sync_loop_and_keeps_variables(kernel):
     assert value_of(kc, "spins > 0") == "true"
 
 
+def test_interrupt_reaches_only_the_cell_it_was_meant_for(kernel):
+    """An interrupt_request both flags loop guards and sends SIGINT; when a guard stops the cell
+    first, the signal arriving later must not interrupt the next cell, which runs synchronous code
+    right away."""
+    _, kc = kernel
+    drain(kc)
+    for i in range(5):
+        msg_id = start_cell(kc, "while (true) {}")
+        kc.control_channel.send(kc.session.msg("interrupt_request", {}))
+        kc.get_control_msg(timeout=TIMEOUT)
+        assert shell_reply(kc, msg_id)["content"]["ename"] == "KeyboardInterrupt"
+        reply, _ = run(kc, "{ const t0 = Date.now(); let n = 0; while (Date.now() - t0 < 300) n++; n > 0 }")
+        assert reply["content"]["status"] == "ok", f"round {i}: the next cell was interrupted: {reply['content']}"
+
+
+def test_interrupt_request_stops_synchronous_code_no_loop_guard_reaches(kernel):
+    """Code the kernel did not compile (here made by `new Function`, like a library's own loop) has no
+    loop guards: the control thread falls back to SIGINT, and the next cell still runs untouched."""
+    _, kc = kernel
+    drain(kc)
+    for i in range(3):
+        msg_id = start_cell(kc, 'const spin = new Function("for (;;) {}") as () => void;\nspin();')
+        kc.control_channel.send(kc.session.msg("interrupt_request", {}))
+        kc.get_control_msg(timeout=TIMEOUT)
+        assert shell_reply(kc, msg_id)["content"]["ename"] == "KeyboardInterrupt"
+        reply, _ = run(kc, "{ const t0 = Date.now(); let n = 0; while (Date.now() - t0 < 300) n++; n > 0 }")
+        assert reply["content"]["status"] == "ok", f"round {i}: the next cell was interrupted: {reply['content']}"
+
+
 def test_sigint_stops_a_sync_loop(kernel):
     km, kc = kernel
     drain(kc)
     run(kc, "let sigSpins = 0;")
-    msg_id = kc.execute("for (;;) { sigSpins++; }")
-    time.sleep(1.0)
+    msg_id = start_cell(kc, "for (;;) { sigSpins++; }")
     km.interrupt_kernel()
     er = shell_reply(kc, msg_id)
     assert er["content"]["ename"] == "KeyboardInterrupt"
@@ -269,11 +308,11 @@ def test_sigint_stops_an_async_loop_and_fires_the_abort_signal(kernel):
     km, kc = kernel
     drain(kc)
     run(kc, "let ticks = 0; let sawAbort = false;")
-    msg_id = kc.execute(
+    msg_id = start_cell(
+        kc,
         'abortSignal().addEventListener("abort", () => { sawAbort = true; });\n'
-        "while (true) {\n  await new Promise((r) => setTimeout(r, 10));\n  ticks++;\n}"
+        "while (true) {\n  await new Promise((r) => setTimeout(r, 10));\n  ticks++;\n}",
     )
-    time.sleep(1.0)
     km.interrupt_kernel()
     er = shell_reply(kc, msg_id)
     assert er["content"]["ename"] == "KeyboardInterrupt"
@@ -293,8 +332,7 @@ def test_sigint_stops_an_async_loop_and_fires_the_abort_signal(kernel):
 def test_sync_loop_after_await_is_interrupted_by_interrupt_request(kernel):
     _, kc = kernel
     drain(kc)
-    msg_id = kc.execute("await new Promise((r) => setTimeout(r, 10));\nwhile (true) {}")
-    time.sleep(1.0)
+    msg_id = start_cell(kc, "await new Promise((r) => setTimeout(r, 10));\nwhile (true) {}")
     kc.control_channel.send(kc.session.msg("interrupt_request", {}))
     kc.get_control_msg(timeout=TIMEOUT)
     assert shell_reply(kc, msg_id)["content"]["ename"] == "KeyboardInterrupt"
