@@ -12,6 +12,7 @@ import Module, { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve as resolvePath, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
+import { lightBuilderProgramFactory } from "./light-builder.ts";
 import { visitEachChildWithPrevShorthands, type ShorthandChecker, type ShorthandTsApi } from "./prev-shorthand.ts";
 
 const require = createRequire(import.meta.url);
@@ -205,10 +206,12 @@ export class CellCompiler {
       __esModule: { value: true },
       sys: { value: sys },
       createWatchCompilerHost: {
-        value: (rootFiles: string[], options: Record<string, unknown>, ...rest: unknown[]) => {
+        value: (rootFiles: string[], options: Record<string, unknown>, system: unknown, _createProgram: unknown, ...rest: unknown[]) => {
           const host = ts.createWatchCompilerHost(
             [...rootFiles, PRELUDE_PATH],
             { ...options, typeRoots, types: ["node"], inlineSourceMap: true, allowImportingTsExtensions: true },
+            system,
+            lightBuilderProgramFactory(ts.createProgram as Parameters<typeof lightBuilderProgramFactory>[0]),
             ...rest,
           );
           host.resolveModuleNames = (names: string[], containingFile: string, _reused: unknown, _redirect: unknown, opts: unknown) =>
