@@ -381,6 +381,8 @@ export class CellCompiler {
     const info = this.#converter.inspect(this.#prevDecl, code, cursor);
     if (!info?.displayParts) return undefined;
     const signature = info.displayParts.map((p) => p.text).join("");
+    // A name TypeScript cannot resolve shows as a bare `any`: nothing to tell.
+    if (signature === "any" && !info.documentation?.length) return undefined;
     const doc = (info.documentation ?? []).map((p) => p.text).join("");
     const tags = (info.tags ?? []).map((t) => `@${t.name}${t.text ? " " + t.text.map((p) => p.text).join("") : ""}`);
     return { signature, documentation: [doc, ...tags].filter((s) => s !== "").join("\n\n") };

@@ -4,6 +4,7 @@
  * earlier means "invalid".
  */
 import { createRequire } from "node:module";
+import { parseHelpRequest } from "./help-request.ts";
 
 interface ParsedFile {
   parseDiagnostics: { start: number; length: number }[];
@@ -29,7 +30,7 @@ export interface IsCompleteReply {
 /** Classifies a code fragment. */
 export function isComplete(code: string): IsCompleteReply {
   const trimmed = code.replace(/\s+$/, "");
-  if (trimmed === "") return { status: "complete" };
+  if (trimmed === "" || parseHelpRequest(trimmed) !== undefined) return { status: "complete" };
   const sf = ts.createSourceFile("cell.ts", trimmed, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const diags = sf.parseDiagnostics;
   if (diags.length === 0) return { status: "complete" };

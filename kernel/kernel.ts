@@ -18,6 +18,7 @@ import { createDisplay, type DisplaySink } from "./display-api.ts";
 import { History } from "./history.ts";
 import { CommRegistry } from "./comms.ts";
 import { isComplete } from "./is-complete.ts";
+import { parseHelpRequest } from "./help-request.ts";
 import { TracebackMapper, type ErrorReport } from "./traceback.ts";
 import type { FromControl, ToControl } from "./control-worker.ts";
 import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
@@ -432,9 +433,15 @@ export class Kernel {
     this.#running = ctx;
     let resultText: string | null = null;
     let failure: ErrorReport | undefined;
+    let payload: Record<string, unknown>[] = [];
     const before = this.#preloaded!.tf.memory().numTensors;
     try {
       const value = await runInCell(ctx, (): Promise<RunResult> | RunResult => {
+        const help = parseHelpRequest(code);
+        if (help !== undefined) {
+          payload = this.#page(help);
+          return { hasValue: false };
+        }
         const source = this.#magics(code);
         return source.trim() === "" ? { hasValue: false } : this.#runSource(source, count);
       });
@@ -467,7 +474,7 @@ export class Kernel {
     }
     this.#output.flush();
     const userExpressions = await runInCell(ctx, () => this.#userExpressions(c.user_expressions));
-    this.#reply(msg, channel, "execute_reply", { status: "ok", execution_count: count, payload: [], user_expressions: userExpressions });
+    this.#reply(msg, channel, "execute_reply", { status: "ok", execution_count: count, payload, user_expressions: userExpressions });
   }
 
   /** Applies `%typecheck` lines and returns the code without them. */
@@ -567,6 +574,16 @@ export class Kernel {
     const plain = info.documentation ? `${info.signature}\n\n${info.documentation}` : info.signature;
     const markdown = "```typescript\n" + info.signature + "\n```" + (info.documentation ? `\n\n${info.documentation}` : "");
     return { status: "ok", found: true, data: { "text/plain": plain, "text/markdown": markdown }, metadata: {} };
+  }
+
+  /** A help request (`name?`): the name's documentation as a pager payload, or a line saying there is none. */
+  #page(name: string): Record<string, unknown>[] {
+    const found = this.#inspect({ code: name, cursor_pos: [...name].length });
+    if (found.found !== true) {
+      console.log(`no documentation found for '${name}'`);
+      return [];
+    }
+    return [{ source: "page", data: found.data, start: 0 }];
   }
 
   // --- stdin, interrupts, errors ---------------------------------------------------------------

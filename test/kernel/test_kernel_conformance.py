@@ -47,4 +47,6 @@ class FsamLabKernelTests(jupyter_kernel_test.KernelTests):
 
     code_clear_output = "clearOutput()"
 
+    code_page_something = "fsam.FisherSAM?"
+
     code_generate_error = 'throw new Error("boom")'

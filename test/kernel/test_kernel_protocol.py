@@ -505,6 +505,26 @@ def test_completion_kinds_and_inspect_docs(kernel):
     assert c["found"] and "hfName(" in c["data"]["text/plain"] and "Hugging Face" in c["data"]["text/markdown"]
 
 
+def test_help_request_pages_the_documentation(kernel):
+    _, kc = kernel
+    drain(kc)
+    for code in ("fsam.hfName?", "? fsam.hfName"):
+        reply, msgs = run(kc, code)
+        c = reply["content"]
+        assert c["status"] == "ok" and len(c["payload"]) == 1, c
+        page = c["payload"][0]
+        assert page["source"] == "page" and "hfName(" in page["data"]["text/plain"]
+        assert "Hugging Face" in page["data"]["text/markdown"]
+        assert outputs(msgs, "execute_result") == []
+    reply, msgs = run(kc, "noSuchThing?")
+    assert reply["content"]["payload"] == [] and "no documentation found for 'noSuchThing'" in stdout_text(msgs)
+    # Optional chaining and `??` are code, not help requests.
+    reply, msgs = run(kc, "const maybe: { v?: number } | undefined = { v: 3 };\nmaybe?.v ?? 0")
+    assert outputs(msgs, "execute_result")[0]["content"]["data"]["text/plain"] == "3"
+    msg_id = kc.is_complete("fsam.FisherSAM?")
+    assert shell_reply(kc, msg_id)["content"]["status"] == "complete"
+
+
 def define_earlier_cell_variables(kc):
     """One cell defining a const, a let, an `export`-ed const and an object; the tests read them later."""
     reply, msgs = run(kc, "const data = 11; let counter = 3; export const exported = 5; const obj = { k: 'v' };")
