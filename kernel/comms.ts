@@ -3,8 +3,21 @@
  * registers targets the frontend can open, or opens comms itself; available in cells as `comms`.
  */
 
-/** Sends a comm message to the frontend (comm_open / comm_msg / comm_close on iopub). */
-export type CommSend = (msgType: "comm_open" | "comm_msg" | "comm_close", content: Record<string, unknown>) => void;
+/** Sends a comm message to the frontend (comm_open / comm_msg / comm_close on iopub), with binary buffers. */
+export type CommSend = (msgType: "comm_open" | "comm_msg" | "comm_close", content: Record<string, unknown>, buffers?: Buffer[]) => void;
+
+/** Binary data a comm message may carry (a typed array's bytes are sent as they lie in memory). */
+export type CommBuffer = ArrayBuffer | ArrayBufferView;
+
+/** The bytes of comm buffers, as frames. */
+function toFrames(buffers: readonly CommBuffer[]): Buffer[] {
+  if (!Array.isArray(buffers)) throw new TypeError("comm buffers must be an array of ArrayBuffers or typed arrays");
+  return buffers.map((b, i) => {
+    if (b instanceof ArrayBuffer) return Buffer.from(b);
+    if (ArrayBuffer.isView(b)) return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    throw new TypeError(`comm buffer ${i} is not an ArrayBuffer or a typed array`);
+  });
+}
 
 /** One open comm. */
 export class Comm {
@@ -31,10 +44,10 @@ export class Comm {
     return this.#closed;
   }
 
-  /** Sends JSON data to the frontend. */
-  send(data: unknown): void {
+  /** Sends JSON data to the frontend, optionally with binary buffers (e.g. a Float32Array of weights). */
+  send(data: unknown, buffers: readonly CommBuffer[] = []): void {
     if (this.#closed) throw new Error(`comm ${this.commId} (${this.targetName}) is closed`);
-    this.#send("comm_msg", { comm_id: this.commId, data });
+    this.#send("comm_msg", { comm_id: this.commId, data }, toFrames(buffers));
   }
 
   /** Closes the comm from the kernel side. */
@@ -75,7 +88,7 @@ export type CommTarget = (comm: Comm, data: unknown) => void;
 export class CommRegistry {
   readonly #targets = new Map<string, CommTarget>();
   readonly #comms = new Map<string, Comm>();
-  #send: (msgType: "comm_open" | "comm_msg" | "comm_close", content: Record<string, unknown>) => void;
+  readonly #send: CommSend;
 
   /** @param send publishes comm messages on iopub. */
   constructor(send: CommSend) {

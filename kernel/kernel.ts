@@ -94,10 +94,10 @@ export class Kernel {
     this.#info = info;
     this.#signer = new Signer(info.key);
     this.#log = log;
-    this.#output = new OutputRouter((msgType, content, parent) => this.#publish(msgType, content, parent));
-    this.#comms = new CommRegistry((msgType, content) => {
+    this.#output = new OutputRouter((msgType, content, parent, buffers) => this.#publish(msgType, content, parent, buffers));
+    this.#comms = new CommRegistry((msgType, content, buffers) => {
       const cell = currentOrLatestCell();
-      this.#output.send(msgType, content, cell?.parent ?? {});
+      this.#output.send(msgType, content, cell?.parent ?? {}, buffers);
     });
   }
 
@@ -247,10 +247,10 @@ export class Kernel {
     this.#sendChains.set(socket, next);
   }
 
-  #publish(msgType: string, content: Record<string, unknown>, parent: Partial<Header>): void {
+  #publish(msgType: string, content: Record<string, unknown>, parent: Partial<Header>, buffers?: Buffer[]): void {
     if (this.#closed) return;
     const topic = Buffer.from(`kernel.${this.#session}.${msgType}`);
-    this.#sendOn(this.#iopub, encodeMessage({ msgType, content, parent, identities: [topic] }, this.#session, this.#signer));
+    this.#sendOn(this.#iopub, encodeMessage({ msgType, content, parent, identities: [topic], buffers }, this.#session, this.#signer));
   }
 
   #status(state: "starting" | "busy" | "idle", parent: Partial<Header>): void {

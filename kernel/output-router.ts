@@ -7,7 +7,7 @@ import { currentOrLatestCell } from "./cell-context.ts";
 import type { Header } from "./wire.ts";
 
 /** Publishes one iopub message. */
-export type Publish = (msgType: string, content: Record<string, unknown>, parent: Partial<Header>) => void;
+export type Publish = (msgType: string, content: Record<string, unknown>, parent: Partial<Header>, buffers?: Buffer[]) => void;
 
 /** How long stream text may wait to be merged with more text before it is sent (ms). */
 const STREAM_FLUSH_MS = 8;
@@ -43,10 +43,10 @@ export class OutputRouter {
     if (p) this.#publish("stream", { name: p.name, text: p.text }, p.parent);
   }
 
-  /** Sends any other iopub message, after the stream text buffered before it. */
-  send(msgType: string, content: Record<string, unknown>, parent: Partial<Header>): void {
+  /** Sends any other iopub message (with optional binary buffers), after the stream text buffered before it. */
+  send(msgType: string, content: Record<string, unknown>, parent: Partial<Header>, buffers?: Buffer[]): void {
     this.flush();
-    this.#publish(msgType, content, parent);
+    this.#publish(msgType, content, parent, buffers);
   }
 
   /**

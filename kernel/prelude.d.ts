@@ -19,3 +19,5 @@ declare const clearOutput: import("./display-api").Display["clear"];
 declare function prompt(message?: string, options?: { password?: boolean }): Promise<string>;
 /** The signal of the running cell: it fires when the user interrupts the kernel. */
 declare function abortSignal(): AbortSignal;
+/** Jupyter comms: `comms.registerTarget(name, (comm, data) => …)`, `comms.open(name, data)`; `comm.send(data, buffers)`. */
+declare const comms: import("./comms").CommRegistry;

@@ -14,6 +14,8 @@ import { History, globToRegExp } from "../../kernel/history.ts";
 import { codePointsToUtf16, utf16ToCodePoints } from "../../kernel/kernel.ts";
 import { insertLoopGuards, GUARD_NAME } from "../../kernel/loop-guard.ts";
 import { logoPng } from "../../kernel/logo.ts";
+import { CommRegistry } from "../../kernel/comms.ts";
+import { parseHelpRequest } from "../../kernel/help-request.ts";
 import { installKernelSpec, uninstallKernelSpec, parseSpecArgs, CLI_ENTRY } from "../../kernel/kernelspec.ts";
 
 const KEY = "secret-key";
@@ -183,4 +185,26 @@ test("kernelspec install/uninstall into a prefix", () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("comm buffers: typed-array views send exactly their bytes; other values are refused", () => {
+  const sent: { type: string; content: Record<string, unknown>; buffers?: Buffer[] }[] = [];
+  const registry = new CommRegistry((type, content, buffers) => sent.push({ type, content, buffers }));
+  const comm = registry.open("t");
+  const all = new Float32Array([1, 2, 3, 4]);
+  comm.send({ part: true }, [all.subarray(1, 3), new Uint8Array([7]).buffer]);
+  const msg = sent.at(-1)!;
+  assert.equal(msg.type, "comm_msg");
+  assert.deepEqual([...new Float32Array(new Uint8Array(msg.buffers![0]).buffer)], [2, 3]);
+  assert.deepEqual([...msg.buffers![1]], [7]);
+  assert.throws(() => comm.send({}, ["text" as never]), /comm buffer 0 is not an ArrayBuffer or a typed array/);
+  comm.close();
+  assert.throws(() => comm.send({}), /is closed/);
+});
+
+test("help requests: `name?` and `?name` with dotted names; code with ?. ?? or ternaries is not one", () => {
+  assert.equal(parseHelpRequest("fsam.FisherSAM?"), "fsam.FisherSAM");
+  assert.equal(parseHelpRequest("  ? tf . tensor  "), "tf.tensor");
+  assert.equal(parseHelpRequest("x?"), "x");
+  for (const code of ["a?.b", "a ?? b", "a ? b : c", "f()?", "x?\ny?", "?", "1?"]) assert.equal(parseHelpRequest(code), undefined, code);
 });

@@ -6,6 +6,7 @@ tensor leaks, rich output and ESM-only imports."""
 import json
 import os
 import queue
+import struct
 import tempfile
 import time
 
@@ -218,7 +219,7 @@ def test_comm_lifecycle(kernel):
         kc,
         'comms.registerTarget("echo", (comm, data) => {\n'
         "  comm.send({ opened: data });\n"
-        "  comm.onMessage((d) => comm.send({ echo: d }));\n"
+        "  comm.onMessage((d, buffers) => comm.send({ echo: d, sizes: buffers.map((b) => b.length) }, [new Float32Array([1.5, -2])]));\n"
         '  comm.onClose(() => console.log("comm closed"));\n'
         "});",
     )
@@ -233,8 +234,11 @@ def test_comm_lifecycle(kernel):
     assert outputs(opened, "comm_msg")[0]["content"] == {"comm_id": "c1", "data": {"opened": {"x": 1}}}
     info_id = kc.comm_info()
     assert shell_reply(kc, info_id)["content"]["comms"] == {"c1": {"target_name": "echo"}}
-    echoed = send("comm_msg", {"comm_id": "c1", "data": {"ping": 2}})
-    assert outputs(echoed, "comm_msg")[0]["content"]["data"] == {"echo": {"ping": 2}}
+    msg = kc.session.msg("comm_msg", {"comm_id": "c1", "data": {"ping": 2}})
+    kc.session.send(kc.shell_channel.socket, msg, buffers=[b"abc", b"\x00" * 8])
+    echoed = outputs(iopub_for(kc, msg["header"]["msg_id"]), "comm_msg")[0]
+    assert echoed["content"]["data"] == {"echo": {"ping": 2}, "sizes": [3, 8]}
+    assert [bytes(b) for b in echoed["buffers"]] == [struct.pack("<2f", 1.5, -2.0)]
     closed = send("comm_close", {"comm_id": "c1", "data": {}})
     assert "comm closed" in stdout_text(closed)
     info_id = kc.comm_info()
