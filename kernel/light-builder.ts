@@ -30,39 +30,32 @@ interface SourceFile {
   resolvedModules?: { forEach(cb: (entry: { resolvedModule?: { resolvedFileName: string; isExternalLibraryImport?: boolean } }) => void): void };
 }
 
+/** Program methods a builder passes straight through. */
+const PASSED_THROUGH = [
+  "getCompilerOptions",
+  "getSourceFile",
+  "getSourceFiles",
+  "emit",
+  "getSemanticDiagnostics",
+  "getSyntacticDiagnostics",
+  "getGlobalDiagnostics",
+  "getOptionsDiagnostics",
+  "getConfigFileParsingDiagnostics",
+  "getDeclarationDiagnostics",
+  "getCurrentDirectory",
+] as const;
+
 /** What TypeScript's watch API and tslab's converter call on a builder program. */
-export interface LightBuilderProgram {
+export type LightBuilderProgram = Pick<Program, (typeof PASSED_THROUGH)[number]> & {
   /** The program. */
   getProgram(): Program;
   /** The program (never released here). */
   getProgramOrUndefined(): Program;
   /** Nothing to release: the program is kept. */
   releaseProgram(): void;
-  /** The program's compiler options. */
-  getCompilerOptions(): unknown;
-  /** A source file of the program. */
-  getSourceFile(fileName: string): SourceFile | undefined;
-  /** All source files of the program. */
-  getSourceFiles(): readonly SourceFile[];
-  /** Emits one file (or all) through the program. */
-  emit(...args: unknown[]): unknown;
   /** The file and every file it imports that is compiled with it (not from an external library). */
   getAllDependencies(sourceFile: SourceFile): string[];
-  /** Program diagnostics, passed through. */
-  getSemanticDiagnostics(sourceFile?: SourceFile): readonly unknown[];
-  /** Program diagnostics, passed through. */
-  getSyntacticDiagnostics(sourceFile?: SourceFile): readonly unknown[];
-  /** Program diagnostics, passed through. */
-  getGlobalDiagnostics(): readonly unknown[];
-  /** Program diagnostics, passed through. */
-  getOptionsDiagnostics(): readonly unknown[];
-  /** Program diagnostics, passed through. */
-  getConfigFileParsingDiagnostics(): readonly unknown[];
-  /** Program diagnostics, passed through. */
-  getDeclarationDiagnostics(sourceFile?: SourceFile): readonly unknown[];
-  /** The program's working directory. */
-  getCurrentDirectory(): string;
-}
+};
 
 /** The `createProgram` argument of `ts.createWatchCompilerHost`. */
 export type CreateBuilderProgram = (
@@ -87,23 +80,14 @@ export function lightBuilderProgramFactory(
     // As TypeScript's builders do: the checker binds every file, which also sets the parent pointers
     // that completion and quick info walk.
     program.getTypeChecker();
-    return {
+    const builder = {
       getProgram: () => program,
       getProgramOrUndefined: () => program,
       releaseProgram: () => undefined,
-      getCompilerOptions: () => program.getCompilerOptions(),
-      getSourceFile: (fileName) => program.getSourceFile(fileName),
-      getSourceFiles: () => program.getSourceFiles(),
-      emit: (...args) => program.emit(...args),
-      getAllDependencies: (sourceFile) => compiledDependencies(program, sourceFile),
-      getSemanticDiagnostics: (sourceFile) => program.getSemanticDiagnostics(sourceFile),
-      getSyntacticDiagnostics: (sourceFile) => program.getSyntacticDiagnostics(sourceFile),
-      getGlobalDiagnostics: () => program.getGlobalDiagnostics(),
-      getOptionsDiagnostics: () => program.getOptionsDiagnostics(),
-      getConfigFileParsingDiagnostics: () => program.getConfigFileParsingDiagnostics(),
-      getDeclarationDiagnostics: (sourceFile) => program.getDeclarationDiagnostics(sourceFile),
-      getCurrentDirectory: () => program.getCurrentDirectory(),
-    };
+      getAllDependencies: (sourceFile: SourceFile) => compiledDependencies(program, sourceFile),
+    } as LightBuilderProgram;
+    for (const name of PASSED_THROUGH) (builder as Record<string, unknown>)[name] = (program[name] as (...a: unknown[]) => unknown).bind(program);
+    return builder;
   };
 }
 

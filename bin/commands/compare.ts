@@ -3,7 +3,7 @@
  * (resumable: finished runs are skipped), then a summary (mean ± std of the task metric per
  * optimizer), merged histories and an HTML figure of the curves.
  */
-import { parseArgs } from "node:util";
+import { parseCommandFlags } from "./parse-flags.ts";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -104,30 +104,18 @@ async function collect(dir: string): Promise<number> {
 
 /** Runs the command; resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        ...runFlagSpec,
-        optimizers: { type: "string" },
-        seeds: { type: "string" },
-        jobs: { type: "string" },
-        out: { type: "string" },
-        "print-commands": { type: "boolean" },
-        collect: { type: "boolean" },
-        backend: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    console.error(`compare: ${(err as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = parseCommandFlags("compare", argv, {
+    ...runFlagSpec,
+    optimizers: { type: "string" },
+    seeds: { type: "string" },
+    jobs: { type: "string" },
+    out: { type: "string" },
+    "print-commands": { type: "boolean" },
+    collect: { type: "boolean" },
+    backend: { type: "string" },
+  } as const, usage);
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { values } = parsed;
   if (!values.out) {
     console.error(`compare: --out DIR is required\n\n${usage}`);
     return 2;

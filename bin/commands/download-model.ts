@@ -3,7 +3,7 @@
  * downloads a BERT checkpoint (config.json, model.safetensors, vocab.txt) from the Hugging Face hub
  * into the local cache, with a progress bar, and prints the local folder.
  */
-import { parseArgs } from "node:util";
+import { parseCommandFlags } from "./parse-flags.ts";
 import { bertPresets, isBertPresetName } from "../../lib/models/config.ts";
 import { type DownloadProgress, downloadModel } from "../../lib/models/hub.ts";
 
@@ -63,28 +63,14 @@ function progressPrinter(): { update(p: DownloadProgress): void; finish(): void 
 
 /** Runs the command; resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        cache: { type: "string" },
-        endpoint: { type: "string" },
-        revision: { type: "string" },
-        force: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    console.error(`download-model: ${(err as Error).message}\n${usage}`);
-    return 2;
-  }
+  const parsed = parseCommandFlags("download-model", argv, {
+    cache: { type: "string" },
+    endpoint: { type: "string" },
+    revision: { type: "string" },
+    force: { type: "boolean" },
+  } as const, usage, true);
+  if ("exitCode" in parsed) return parsed.exitCode;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
   if (positionals.length !== 1) {
     console.error(`download-model: expected one model id, got ${positionals.length}\n${usage}`);
     return 2;

@@ -2,7 +2,7 @@
  * `fsam-lab train`: headless fine-tuning with the library's trainer; progress on stderr, one line
  * per run on stdout, results JSON + history CSV written atomically after every run.
  */
-import { parseArgs } from "node:util";
+import { parseCommandFlags } from "./parse-flags.ts";
 import { join } from "node:path";
 import type { BackendName } from "../../lib/backend.ts";
 import { checkOptimizerName, optimizerNames } from "../../lib/train/optimizer-names.ts";
@@ -41,29 +41,17 @@ Example:
 
 /** Runs the command; resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        ...runFlagSpec,
-        optimizer: { type: "string" },
-        seed: { type: "string" },
-        seeds: { type: "string" },
-        out: { type: "string" },
-        "checkpoint-dir": { type: "string" },
-        backend: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    console.error(`train: ${(err as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = parseCommandFlags("train", argv, {
+    ...runFlagSpec,
+    optimizer: { type: "string" },
+    seed: { type: "string" },
+    seeds: { type: "string" },
+    out: { type: "string" },
+    "checkpoint-dir": { type: "string" },
+    backend: { type: "string" },
+  } as const, usage);
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { values } = parsed;
   let options;
   let seeds: number[];
   let optimizer;

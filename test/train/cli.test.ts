@@ -55,6 +55,15 @@ test("fsam-lab train: bad flags get a clear message and exit code 2", () => {
   const s = cliRun(["train", "--optimizer", "lion"]);
   assert.equal(s.status, 2);
   assert.match(s.stderr, /unknown name 'lion'/);
+  const u = cliRun(["compare", "--no-such-flag"]);
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /^compare: Unknown option '--no-such-flag'/);
+  const p = cliRun(["train", "stray"]);
+  assert.equal(p.status, 2);
+  assert.match(p.stderr, /^train: unexpected argument 'stray'/);
+  const h = cliRun(["train", "--help"]);
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /--low-resource K/);
 });
 
 test("fsam-lab compare: one process per run, resumable, summary mean ± std; --print-commands for schedulers", () => {
