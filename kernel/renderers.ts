@@ -103,6 +103,15 @@ export function isDanfoFrame(v: unknown): v is FrameLike {
   return (name === "DataFrame" || name === "Series") && Array.isArray((v as FrameLike).values) && Array.isArray((v as FrameLike).index);
 }
 
+/** Significant digits of non-integer numbers in DataFrame tables (as pandas shows about six). */
+const FRAME_DIGITS = 6;
+
+/** One table cell's text: non-integer numbers rounded to FRAME_DIGITS significant digits. */
+export function frameCellText(x: unknown): string {
+  if (typeof x === "number" && Number.isFinite(x) && !Number.isInteger(x)) return String(Number(x.toPrecision(FRAME_DIGITS)));
+  return String(x);
+}
+
 /** `text/html` table of a DataFrame or Series (first rows only). */
 export function frameHtml(f: FrameLike): string {
   const isSeries = f.columns === undefined || f.constructor.name === "Series";
@@ -110,7 +119,7 @@ export function frameHtml(f: FrameLike): string {
   const rows = f.values.slice(0, FRAME_ROWS).map((r) => (isSeries ? [r] : (r as unknown[])));
   const head = `<tr><th></th>${columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>`;
   const body = rows
-    .map((r, i) => `<tr><th>${escapeHtml(String(f.index[i]))}</th>${r.map((x) => `<td>${escapeHtml(String(x))}</td>`).join("")}</tr>`)
+    .map((r, i) => `<tr><th>${escapeHtml(String(f.index[i]))}</th>${r.map((x) => (typeof x === "number" ? `<td style="text-align:right">${frameCellText(x)}</td>` : `<td>${escapeHtml(frameCellText(x))}</td>`)).join("")}</tr>`)
     .join("");
   const more = f.values.length > FRAME_ROWS ? `<p>… ${f.values.length - FRAME_ROWS} more rows</p>` : "";
   return `<table class="fsam-frame"><thead>${head}</thead><tbody>${body}</tbody></table>${more}<p>${f.shape.join(" × ")}</p>`;

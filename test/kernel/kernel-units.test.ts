@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { inflateSync, crc32 } from "node:zlib";
 import { Signer, WireError, decodeMessage, encodeMessage, parseConnectionInfo } from "../../kernel/wire.ts";
 import { isComplete } from "../../kernel/is-complete.ts";
-import { PlotlyHtml, PLOTLY_MIME, isPlotlyFigure, tensorHtml, tensorText, toMimeBundle } from "../../kernel/renderers.ts";
+import { PlotlyHtml, PLOTLY_MIME, frameHtml, isPlotlyFigure, tensorHtml, tensorText, toMimeBundle } from "../../kernel/renderers.ts";
 import { History, globToRegExp } from "../../kernel/history.ts";
 import { codePointsToUtf16, utf16ToCodePoints } from "../../kernel/kernel.ts";
 import { insertLoopGuards, GUARD_NAME } from "../../kernel/loop-guard.ts";
@@ -207,4 +207,16 @@ test("help requests: `name?` and `?name` with dotted names; code with ?. ?? or t
   assert.equal(parseHelpRequest("  ? tf . tensor  "), "tf.tensor");
   assert.equal(parseHelpRequest("x?"), "x");
   for (const code of ["a?.b", "a ?? b", "a ? b : c", "f()?", "x?\ny?", "?", "1?"]) assert.equal(parseHelpRequest(code), undefined, code);
+});
+
+test("DataFrame tables round non-integer numbers to six significant digits and escape text", async () => {
+  const { newDataFrame } = await import("../../lib/danfo.ts");
+  const df = newDataFrame([{ name: "<b>", loss: 0.123456789, step: 12, small: 1.23456789e-7, bad: NaN }]);
+  const html = frameHtml(df as never);
+  assert.match(html, /<td>&#60;b&#62;<\/td>/);
+  assert.match(html, />0\.123457</);
+  assert.match(html, />12</);
+  assert.match(html, />1\.23457e-7</);
+  assert.match(html, />NaN</);
+  assert.doesNotMatch(html, /0\.12345678/);
 });
