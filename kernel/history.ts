@@ -59,12 +59,16 @@ export class History {
   /** This kernel's session number. */
   readonly session: number;
   #writable = true;
+  /** The file ends inside a torn line (a crash mid-write): the next entry starts on a new line. */
+  #tornTail = false;
 
   /** @param file the JSON-lines file (created on first write). */
   constructor(file = join(jupyterDataDir(), "fsam-lab", "history.jsonl")) {
     this.#file = file;
     if (existsSync(file)) {
-      for (const line of readFileSync(file, "utf8").split("\n")) {
+      const text = readFileSync(file, "utf8");
+      this.#tornTail = text !== "" && !text.endsWith("\n");
+      for (const line of text.split("\n")) {
         if (line.trim() === "") continue;
         try {
           const e = JSON.parse(line) as HistoryEntry;
@@ -87,7 +91,8 @@ export class History {
     if (!this.#writable) return;
     try {
       mkdirSync(dirname(this.#file), { recursive: true });
-      appendFileSync(this.#file, JSON.stringify(e) + "\n", { flag: "a" });
+      appendFileSync(this.#file, (this.#tornTail ? "\n" : "") + JSON.stringify(e) + "\n", { flag: "a" });
+      this.#tornTail = false;
     } catch {
       this.#writable = false;
     }

@@ -3,7 +3,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateSync, crc32 } from "node:zlib";
@@ -124,6 +124,12 @@ test("history: tail, range, search with glob patterns and unique, persisted per 
     assert.equal(h2.query({ hist_access_type: "search", pattern: "a*" }).length, 2);
     assert.equal(h2.query({ hist_access_type: "search", pattern: "a*", unique: true }).length, 1);
     assert.throws(() => h2.query({ hist_access_type: "nope" }), /tail, range or search/);
+    // A crash mid-write leaves a torn last line: it is skipped, and the next entry is not glued to it.
+    appendFileSync(file, '{"session": 2, "line": 2, "inp');
+    const h3 = new History(file);
+    h3.add(1, "c = 3", null);
+    const h4 = new History(file);
+    assert.deepEqual(h4.query({ hist_access_type: "tail", n: 10 }).map((r) => r[2]), ["a = 1", "b = 2", "a = 1", "c = 3"]);
     assert.equal(globToRegExp("x?y*").test("x.y+z"), true);
     assert.equal(globToRegExp("x?y").test("xy"), false);
   } finally {
