@@ -36,12 +36,19 @@ export function createInterruptState(): Int32Array {
 
 /**
  * Control thread: an interrupt_request arrived. Marks it, waits up to SIGNAL_AFTER_MS for the main
- * thread to take it up, and otherwise calls `signal` (which sends SIGINT).
+ * thread to take it up, and otherwise calls `signal` (which sends SIGINT). While an earlier request
+ * is still under way, a new one adds nothing.
  */
 export async function requestInterrupt(state: Int32Array, signal: () => void): Promise<void> {
-  Atomics.store(state, 0, REQUESTED);
+  // An interrupt already under way (a second click) covers this one: its signal must stay accounted for.
+  if (Atomics.compareExchange(state, 0, NONE, REQUESTED) !== NONE) return;
   const waited = waitAsync(state, 0, REQUESTED, SIGNAL_AFTER_MS);
-  if (waited.async) await waited.value;
+  if (waited.async) {
+    // A timer as well: node does not keep its event loop alive for a pending waitAsync.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([waited.value, new Promise((resolve) => (timer = setTimeout(resolve, SIGNAL_AFTER_MS)))]);
+    clearTimeout(timer);
+  }
   if (Atomics.compareExchange(state, 0, REQUESTED, SIGNALLED) === REQUESTED) signal();
 }
 

@@ -15,6 +15,7 @@ import { codePointsToUtf16, utf16ToCodePoints } from "../../kernel/kernel.ts";
 import { insertLoopGuards, GUARD_NAME } from "../../kernel/loop-guard.ts";
 import { logoPng } from "../../kernel/logo.ts";
 import { CommRegistry } from "../../kernel/comms.ts";
+import { SIGNAL_AFTER_MS, clearInterrupt, createInterruptState, requestInterrupt, signalArrived, signalPending, takeRequest } from "../../kernel/interrupt-state.ts";
 import { parseHelpRequest } from "../../kernel/help-request.ts";
 import { installKernelSpec, uninstallKernelSpec, parseSpecArgs, CLI_ENTRY } from "../../kernel/kernelspec.ts";
 
@@ -225,4 +226,40 @@ test("DataFrame tables round non-integer numbers to six significant digits and e
   assert.match(html, />1\.23457e-7</);
   assert.match(html, />NaN</);
   assert.doesNotMatch(html, /0\.12345678/);
+});
+
+test("interrupt handshake: a request taken up in time sends no signal; a late signal never counts twice", async () => {
+  const state = createInterruptState();
+  let signals = 0;
+  const signal = () => void signals++;
+  // Taken up by a loop guard (or the idle main thread) before the deadline: no SIGINT.
+  const taken = requestInterrupt(state, signal);
+  assert.equal(takeRequest(state), true);
+  await taken;
+  assert.equal(signals, 0);
+  assert.equal(signalPending(state), false);
+  assert.equal(takeRequest(state), false, "one request interrupts once");
+  // Nobody takes it up: the signal goes out, and interrupts when it arrives.
+  const t0 = performance.now();
+  await requestInterrupt(state, signal);
+  assert.equal(signals, 1);
+  assert.ok(performance.now() - t0 >= SIGNAL_AFTER_MS - 5);
+  assert.equal(signalPending(state), true);
+  // A second request while the first is under way adds no signal of its own.
+  await requestInterrupt(state, signal);
+  assert.equal(signals, 1);
+  assert.equal(signalArrived(state), true);
+  assert.equal(signalPending(state), false);
+  // A guard takes up a signalled request first: the signal arriving later is ignored.
+  await requestInterrupt(state, signal);
+  assert.equal(takeRequest(state), true);
+  assert.equal(signalPending(state), true, "its signal is still on the way");
+  assert.equal(signalArrived(state), false);
+  // A SIGINT nobody announced (interrupt_mode "signal") interrupts.
+  assert.equal(signalArrived(state), true);
+  // A request cleared between cells is never signalled.
+  const dropped = requestInterrupt(state, signal);
+  clearInterrupt(state);
+  await dropped;
+  assert.equal(signals, 2, "the cleared request sent none");
 });
