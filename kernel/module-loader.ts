@@ -1,8 +1,9 @@
 /**
  * Imports for cells: `import x from "pkg"` compiles to `require("pkg")`; before a cell runs, every
- * module it names is loaded here — with `require` when that works, otherwise with `import()` (ESM-only
- * packages, modules with top-level await, `.ts` files through tsx) — from the notebook folder first,
- * then from the kernel's own node_modules. `fsam-lab` is the preloaded library instance.
+ * module it names is loaded here — with `require` when that works (the notebook's own `.ts` modules
+ * through tsx's CommonJS hooks), otherwise with `import()` (ESM-only packages, modules with top-level
+ * await) — from the notebook folder first, then from the kernel's own node_modules. `fsam-lab` is the
+ * preloaded library instance.
  */
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
@@ -68,6 +69,17 @@ function asInterop(ns: object): object {
 /** Errors that mean "this module cannot be required, import() it". */
 const IMPORT_INSTEAD = new Set(["ERR_REQUIRE_ESM", "ERR_REQUIRE_ASYNC_MODULE", "ERR_UNKNOWN_FILE_EXTENSION", "ERR_REQUIRE_CYCLE_MODULE"]);
 
+/** TypeScript sources (the notebook's own modules). */
+const TYPESCRIPT_FILE = /\.(?:ts|mts|cts|tsx)$/;
+
+let typeScriptRequire: Promise<void> | undefined;
+
+/** Lets `require` load TypeScript files (tsx's CommonJS hooks), once per process. */
+function enableTypeScriptRequire(): Promise<void> {
+  typeScriptRequire ??= import("tsx/cjs/api").then((tsx: { register(): unknown }) => void tsx.register());
+  return typeScriptRequire;
+}
+
 /** Loads and caches the modules cells import. */
 export class ModuleLoader {
   readonly #fixed = new Map<string, object>();
@@ -116,6 +128,9 @@ export class ModuleLoader {
         continue;
       }
       if (path === spec) continue; // a builtin
+      // The kernel runs on tsx's ESM hooks; a notebook's own TypeScript modules are loaded through
+      // require, which needs tsx's CommonJS hooks too (installed on the first such import).
+      if (TYPESCRIPT_FILE.test(path)) await enableTypeScriptRequire();
       try {
         this.#loaded.set(spec, asInterop(createRequire(path)(path) as object));
       } catch (err) {

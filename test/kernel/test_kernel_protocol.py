@@ -30,6 +30,10 @@ def notebook_dir():
         json.dump({"name": "esm-only-pkg", "version": "1.0.0", "type": "module", "exports": {"import": "./index.js"}}, f)
     with open(os.path.join(pkg, "index.js"), "w") as f:
         f.write("await Promise.resolve();\nexport default 41;\nexport const named = 'esm';\n")
+    with open(os.path.join(d, "helpers.ts"), "w") as f:
+        f.write("/** Twice x. */\nexport function double(x: number): number {\n  return 2 * x;\n}\n")
+    with open(os.path.join(d, "plain.mjs"), "w") as f:
+        f.write("export const answer = 42;\n")
     return d
 
 
@@ -491,6 +495,17 @@ def test_esm_only_package_import(kernel):
     assert outputs(msgs, "execute_result")[0]["content"]["data"]["text/plain"] == "[ 42, 'esm' ]"
     r, msgs = run(kc, 'import { hfName } from "fsam-lab";\nhfName("scope/bert.x")')
     assert outputs(msgs, "execute_result")[0]["content"]["data"]["text/plain"] == "'bert.x'"
+
+
+def test_notebook_folder_modules_import_with_types(kernel):
+    _, kc = kernel
+    drain(kc)
+    reply, msgs = run(kc, 'import { double } from "./helpers.ts";\nimport { answer } from "./plain.mjs";\ndouble(answer)')
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert outputs(msgs, "execute_result")[0]["content"]["data"]["text/plain"] == "84"
+    # The module's types reach the cell: a wrong argument is a type warning naming the cell line.
+    reply, msgs = run(kc, 'import { double as twice } from "./helpers.ts";\nconst bad = twice("x" as unknown as number) + twice(1);\ntwice("y")')
+    assert "line 3" in stdout_text(msgs, "stderr") and "string" in stdout_text(msgs, "stderr")
 
 
 def test_completion_kinds_and_inspect_docs(kernel):
