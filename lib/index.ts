@@ -72,6 +72,7 @@ export * from "./inspect/landscape.ts";
 export * from "./inspect/fisher.ts";
 export * from "./inspect/churn.ts";
 export * from "./inspect/criteria.ts";
+export * from "./inspect/lanczos.ts";
 
 // --- plot ---
 export * from "./plot/figure.ts";
@@ -79,3 +80,4 @@ export * from "./plot/atlas.ts";
 export * from "./plot/landscape.ts";
 export * from "./plot/sharpness.ts";
 export * from "./plot/training.ts";
+export * from "./plot/spectrum.ts";

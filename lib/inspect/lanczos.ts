@@ -1,0 +1,616 @@
+/**
+ * The Lanczos method for the Hessian, and the Hessian eigenvalue spectral density by stochastic
+ * Lanczos quadrature (SLQ; Ghorbani, Krishnan & Xiao, ICML 2019; PyHessian's `density()`).
+ *
+ * m steps of Lanczos from a unit start vector v reduce the Hessian H to an m×m symmetric tridiagonal
+ * matrix T = VᵀHV (V: the orthonormal Lanczos vectors, v its first column). The eigenvalues θ_j of T
+ * (Ritz values) approximate the extreme eigenvalues of H after a few dozen steps — usually in far
+ * fewer Hessian-vector products than power iteration — and, with the squared first components
+ * w_j = s_{1j}² of T's eigenvectors, form the m-node Gauss quadrature of the spectral measure of H
+ * seen from v: Σ_j w_j f(θ_j) ≈ vᵀf(H)v. For a Rademacher (or Gaussian) v that is an unbiased
+ * estimate of tr f(H)/n, so smoothing the nodes with a Gaussian kernel and averaging over a few runs
+ * estimates the eigenvalue density φ(t) = (1/n) Σ_i δ(t − λ_i) of H.
+ *
+ * Restricting `vars` to one block (see blocks.ts) gives that block's Hessian and so the per-layer
+ * spectrum. Conventions follow sharpness.ts: options are validated with errors naming the option,
+ * progress is reported and the loop stops early on the cell's (or the given) abort signal, runs are
+ * reproducible from `seed`, and no tensors are left behind. The Lanczos vectors are kept as flat
+ * float32 tensors on the backend's device (m of them: m·n floats), and the tridiagonal eigenproblem
+ * is solved in float64 on the CPU by the implicit QL method.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { createHvp, type HessianVectorProduct, type HvpMethod, type HvpOptions } from "./hvp.ts";
+import {
+  type ParamVector,
+  deriveSeed,
+  disposeVector,
+  gaussianVector,
+  rademacherVector,
+  resolveSeed,
+  shapesOf,
+} from "./param-vector.ts";
+import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
+
+/** Distribution of the random Lanczos start vector. */
+export type LanczosStart = "rademacher" | "gaussian";
+
+/** Options of {@link lanczos}. */
+export interface LanczosOptions extends LongRunOptions {
+  /** Lanczos steps m (default 30); capped at the number of parameters, where T is exact. */
+  iterations?: number;
+  /** Seed of the random start vector (random when undefined). */
+  seed?: number;
+  /** Distribution of the random start vector: `rademacher` (±1, default, as PyHessian) or `gaussian`. */
+  start?: LanczosStart;
+  /** An explicit start vector (shaped like `vars`; normalised here, not disposed); overrides `start`/`seed`. */
+  startVector?: ParamVector;
+  /**
+   * Re-orthogonalise every new Lanczos vector against all previous ones (classical Gram–Schmidt,
+   * applied twice; default true). Without it, float32 round-off soon destroys orthogonality and
+   * converged Ritz values reappear as spurious copies ("ghost" eigenvalues). It keeps all m vectors
+   * (m·n floats: 13 GB for bert-base at m = 30); without it only the last two are kept.
+   */
+  reorthogonalize?: boolean;
+  /**
+   * Stop when the new residual norm β falls below `breakdownTol` times the largest ‖Hv‖ seen so far
+   * (default 1e-5): the Krylov space is then invariant to float32 accuracy, and its Ritz values are
+   * eigenvalues of H. Set 0 to stop only on an exactly zero β.
+   */
+  breakdownTol?: number;
+  /** Text of the progress phase (default `"Lanczos"`). */
+  phase?: string;
+}
+
+/** Why {@link lanczos} stopped. */
+export type LanczosStop = "iterations" | "dimension" | "breakdown" | "aborted";
+
+/** The result of {@link lanczos}. */
+export interface LanczosResult {
+  /** Diagonal of the tridiagonal matrix T: α_j = v_jᵀHv_j (length m). */
+  alpha: number[];
+  /** Off-diagonal of T: β_j = ‖residual‖ after step j (length m − 1). */
+  beta: number[];
+  /** Norm of the residual after the last step, β_m (≈0 at breakdown or when m is the dimension). */
+  residualNorm: number;
+  /** Ritz values: the eigenvalues of T, ascending (length m). */
+  nodes: number[];
+  /**
+   * Quadrature weights: the squared first components of T's unit eigenvectors, in the order of
+   * `nodes`; they sum to 1 and Σ w_j θ_j = α_1 = vᵀHv for the unit start vector v.
+   */
+  weights: number[];
+  /**
+   * Residual bound of each Ritz pair, β_m·|s_{mj}| = ‖H y_j − θ_j y_j‖ (in exact arithmetic; y_j the
+   * Ritz vector): a small value means θ_j is within that distance of an eigenvalue of H.
+   */
+  residuals: number[];
+  /** Lanczos steps taken, m. */
+  iterations: number;
+  /** Why the iteration stopped. */
+  stopReason: LanczosStop;
+  /** True when the abort signal stopped the iteration (the result covers the steps taken). */
+  aborted: boolean;
+}
+
+/** Eigen-decomposition of a symmetric tridiagonal matrix. */
+export interface TridiagonalEigen {
+  /** Eigenvalues, ascending. */
+  values: number[];
+  /** Unit eigenvectors: `vectors[j]` belongs to `values[j]`. */
+  vectors: Float64Array[];
+}
+
+function checkPositiveInt(name: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new Error(`option ${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+function checkPositiveNumber(name: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || !(value > 0)) {
+    throw new Error(`option ${name} must be a positive finite number, got ${String(value)}`);
+  }
+}
+
+/**
+ * Eigenvalues and eigenvectors of the symmetric tridiagonal matrix with diagonal `diagonal` (length m)
+ * and off-diagonal `offDiagonal` (length m − 1; element i couples rows i and i + 1), by the implicit
+ * QL method with Wilkinson-type shifts (tql2 of EISPACK, in float64). O(m²) per sweep plus O(m³) for
+ * the vectors, fine for the m ≤ a few hundred of Lanczos.
+ */
+export function symmetricTridiagonalEigen(diagonal: ArrayLike<number>, offDiagonal: ArrayLike<number>): TridiagonalEigen {
+  const n = diagonal.length;
+  if (offDiagonal.length !== Math.max(0, n - 1)) {
+    throw new Error(`symmetricTridiagonalEigen: offDiagonal has ${offDiagonal.length} elements for a ${n}×${n} matrix (expected ${Math.max(0, n - 1)})`);
+  }
+  for (let i = 0; i < n; i++) if (!Number.isFinite(diagonal[i])) throw new Error(`symmetricTridiagonalEigen: diagonal[${i}] is ${diagonal[i]}`);
+  for (let i = 0; i < n - 1; i++) if (!Number.isFinite(offDiagonal[i])) throw new Error(`symmetricTridiagonalEigen: offDiagonal[${i}] is ${offDiagonal[i]}`);
+  const d = Float64Array.from(diagonal);
+  const e = new Float64Array(n);
+  for (let i = 0; i < n - 1; i++) e[i] = offDiagonal[i];
+  // z[k][j]: component k of eigenvector j (columns are the vectors), starting from the identity.
+  const z = Array.from({ length: n }, (_, k) => {
+    const row = new Float64Array(n);
+    row[k] = 1;
+    return row;
+  });
+  let f = 0;
+  let tst1 = 0;
+  const eps = 2 ** -52;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
+    let m = l;
+    while (m < n) {
+      if (Math.abs(e[m]) <= eps * tst1) break;
+      m++;
+    }
+    if (m === n) m = n - 1; // e[n - 1] is 0, so this only guards against round-off in tst1.
+    if (m > l) {
+      let iter = 0;
+      do {
+        if (++iter > 100) throw new Error("symmetricTridiagonalEigen: the QL iteration did not converge");
+        // Implicit shift from the leading 2×2 block.
+        let g = d[l];
+        let p = (d[l + 1] - g) / (2 * e[l]);
+        let r = Math.hypot(p, 1);
+        if (p < 0) r = -r;
+        d[l] = e[l] / (p + r);
+        d[l + 1] = e[l] * (p + r);
+        const dl1 = d[l + 1];
+        let h = g - d[l];
+        for (let i = l + 2; i < n; i++) d[i] -= h;
+        f += h;
+        // Implicit QL transformation (plane rotations from the bottom up).
+        p = d[m];
+        let c = 1;
+        let c2 = c;
+        let c3 = c;
+        const el1 = e[l + 1];
+        let s = 0;
+        let s2 = 0;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i];
+          h = c * p;
+          r = Math.hypot(p, e[i]);
+          e[i + 1] = s * r;
+          s = e[i] / r;
+          c = p / r;
+          p = c * d[i] - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]);
+          for (let k = 0; k < n; k++) {
+            const row = z[k];
+            h = row[i + 1];
+            row[i + 1] = s * row[i] + c * h;
+            row[i] = c * row[i] - s * h;
+          }
+        }
+        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+      } while (Math.abs(e[l]) > eps * tst1);
+    }
+    d[l] += f;
+    e[l] = 0;
+  }
+  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => d[a] - d[b]);
+  return {
+    values: order.map((j) => d[j]),
+    vectors: order.map((j) => Float64Array.from({ length: n }, (_, k) => z[k][j])),
+  };
+}
+
+/** Flattens a parameter vector into one 1-D tensor (new). */
+function flatten(v: ParamVector): tf.Tensor1D {
+  return tf.tidy(() => (v.length === 1 ? v[0].reshape([-1]).clone() : tf.concat(v.map((t) => t.reshape([-1]))))) as tf.Tensor1D;
+}
+
+/** Splits a flat 1-D tensor into tensors of the given shapes (new). */
+function unflatten(flat: tf.Tensor1D, shapes: readonly number[][]): ParamVector {
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  return tf.tidy(() => {
+    const parts = shapes.length === 1 ? [flat] : tf.split(flat, sizes);
+    return parts.map((p, i) => p.reshape(shapes[i]));
+  });
+}
+
+/** ⟨a, b⟩ of flat tensors as a number. */
+function flatDot(a: tf.Tensor1D, b: tf.Tensor1D): number {
+  return tf.tidy(() => tf.dot(a, b).dataSync()[0]);
+}
+
+/** `w − Σ_j (u_jᵀw)·u_j` over the orthonormal `basis` (one read-back for all coefficients; new tensor). */
+function gramSchmidtPass(w: tf.Tensor1D, basis: readonly tf.Tensor1D[]): tf.Tensor1D {
+  if (basis.length === 0) return w.clone();
+  const coefficients = tf.tidy(() => tf.stack(basis.map((u) => tf.dot(u, w))).dataSync());
+  let out = w.clone();
+  basis.forEach((u, j) => {
+    if (coefficients[j] === 0) return;
+    const next = tf.tidy(() => tf.sub(out, tf.mul(u, coefficients[j]))) as tf.Tensor1D;
+    out.dispose();
+    out = next;
+  });
+  return out;
+}
+
+/** The Ritz values, quadrature weights and residual bounds of the tridiagonal (alpha, beta). */
+function ritz(alpha: number[], beta: number[], residualNorm: number): Pick<LanczosResult, "nodes" | "weights" | "residuals"> {
+  const { values, vectors } = symmetricTridiagonalEigen(alpha, beta);
+  const m = alpha.length;
+  return {
+    nodes: values,
+    weights: vectors.map((s) => s[0] * s[0]),
+    residuals: vectors.map((s) => Math.abs(residualNorm * s[m - 1])),
+  };
+}
+
+/**
+ * Lanczos tridiagonalisation of the Hessian behind `hvp` (e.g. {@link createHvp}; anything with an
+ * `apply(v)` returning H·v as new tensors) over parameters shaped like `vars`, from a random unit start
+ * vector (Rademacher by default, seeded) or `startVector`, with full re-orthogonalisation. Returns
+ * the tridiagonal coefficients and the Ritz values/weights of T (see {@link LanczosResult}).
+ *
+ * Stops after `iterations` steps, at the dimension n (where T is similar to H), at breakdown (an
+ * invariant Krylov space: then the Ritz values are exact eigenvalues, each repeated eigenvalue only
+ * once — single-vector Lanczos cannot see multiplicities), or on the abort signal.
+ */
+export async function lanczos(
+  hvp: Pick<HessianVectorProduct, "apply">,
+  vars: readonly tf.Tensor[],
+  options: LanczosOptions = {},
+): Promise<LanczosResult> {
+  const iterations = options.iterations ?? 30;
+  checkPositiveInt("iterations", iterations);
+  const start = options.start ?? "rademacher";
+  if (start !== "rademacher" && start !== "gaussian") {
+    throw new Error(`option start must be "rademacher" or "gaussian", got ${JSON.stringify(start)}`);
+  }
+  const reorthogonalize = options.reorthogonalize ?? true;
+  if (typeof reorthogonalize !== "boolean") throw new Error(`option reorthogonalize must be a boolean, got ${String(reorthogonalize)}`);
+  const breakdownTol = options.breakdownTol ?? 1e-5;
+  if (typeof breakdownTol !== "number" || !Number.isFinite(breakdownTol) || breakdownTol < 0) {
+    throw new Error(`option breakdownTol must be a non-negative finite number, got ${String(breakdownTol)}`);
+  }
+  if (vars.length === 0) throw new Error("lanczos: vars is empty; pass the variables to differentiate");
+  const shapes = shapesOf(vars);
+  const dimension = vars.reduce((n, v) => n + v.size, 0);
+  if (options.startVector) {
+    const sv = options.startVector;
+    if (sv.length !== vars.length || sv.some((t, i) => t.size !== vars[i].size)) {
+      throw new Error("option startVector must have one tensor per variable, with the variables' sizes");
+    }
+  }
+  const seed = options.startVector ? 0 : resolveSeed(options.seed);
+  const m = Math.min(iterations, dimension);
+  const phase = options.phase ?? "Lanczos";
+
+  let v = (() => {
+    const raw = options.startVector ?? (start === "gaussian" ? gaussianVector(shapes, seed) : rademacherVector(shapes, seed));
+    const flat = flatten(raw);
+    if (!options.startVector) disposeVector(raw);
+    const n0 = Math.sqrt(flatDot(flat, flat));
+    if (!(n0 > 0) || !Number.isFinite(n0)) {
+      flat.dispose();
+      throw new Error(`option startVector must be a finite non-zero vector (its norm is ${n0})`);
+    }
+    const unit = tf.tidy(() => tf.div(flat, n0)) as tf.Tensor1D;
+    flat.dispose();
+    return unit;
+  })();
+
+  const basis: tf.Tensor1D[] = [v];
+  const alpha: number[] = [];
+  const beta: number[] = [];
+  let residualNorm = 0;
+  let scale = 0;
+  let stopReason: LanczosStop = m < iterations ? "dimension" : "iterations";
+  let aborted = false;
+  try {
+    for (let i = 0; i < m; i++) {
+      const parts = unflatten(v, shapes);
+      let hvParts: ParamVector;
+      try {
+        hvParts = hvp.apply(parts);
+      } finally {
+        disposeVector(parts);
+      }
+      const hv = flatten(hvParts);
+      disposeVector(hvParts);
+      const a = flatDot(hv, v);
+      if (!Number.isFinite(a)) {
+        hv.dispose();
+        throw new Error(`lanczos: the Hessian-vector product is not finite at step ${i + 1} (vᵀHv = ${a})`);
+      }
+      scale = Math.max(scale, Math.sqrt(flatDot(hv, hv)));
+      alpha.push(a);
+      const prev = i > 0 ? basis[basis.length - 2] : undefined;
+      const prevBeta = i > 0 ? beta[i - 1] : 0;
+      let w = tf.tidy(() => {
+        let r: tf.Tensor = tf.sub(hv, tf.mul(v, a));
+        if (prev) r = tf.sub(r, tf.mul(prev, prevBeta));
+        return r;
+      }) as tf.Tensor1D;
+      hv.dispose();
+      if (reorthogonalize) {
+        for (let pass = 0; pass < 2; pass++) {
+          const next = gramSchmidtPass(w, basis);
+          w.dispose();
+          w = next;
+        }
+      }
+      const b = Math.sqrt(flatDot(w, w));
+      residualNorm = b;
+      const last = i === m - 1;
+      const broke = !last && !(b > breakdownTol * scale);
+      if (last || broke) {
+        w.dispose();
+        if (broke) stopReason = "breakdown";
+      } else {
+        beta.push(b);
+        v = tf.tidy(() => tf.div(w, b)) as tf.Tensor1D;
+        w.dispose();
+        basis.push(v);
+        // Without re-orthogonalisation only the last two vectors are needed (memory 3n, not m·n).
+        if (!reorthogonalize && basis.length > 2) for (const old of basis.splice(0, basis.length - 2)) old.dispose();
+      }
+      if (await progressCheckpoint(options, { phase, done: i + 1, total: m })) {
+        if (!last && !broke) {
+          // The step's new vector is not used: T stays (i + 1)×(i + 1) with residual β.
+          beta.pop();
+          basis.pop()!.dispose();
+        }
+        aborted = true;
+        stopReason = "aborted";
+        break;
+      }
+      if (broke) break;
+    }
+  } finally {
+    for (const u of basis) u.dispose();
+  }
+  return { alpha, beta, residualNorm, ...ritz(alpha, beta, residualNorm), iterations: alpha.length, stopReason, aborted };
+}
+
+/** Options of {@link hessianEigenvaluesLanczos}. */
+export interface LanczosEigenOptions extends HvpOptions, LongRunOptions {
+  /** Number of eigenvalues (default 1). */
+  k?: number;
+  /** Lanczos steps (default 30; capped at the number of parameters). */
+  iterations?: number;
+  /** Seed of the start vector (and of the `auto` method probe). */
+  seed?: number;
+  /** `largest` (default): the k algebraically largest eigenvalues; `magnitude`: the k largest in |λ|. */
+  which?: "largest" | "magnitude";
+  /** Start vector distribution (default `rademacher`). */
+  start?: LanczosStart;
+  /** Full re-orthogonalisation (default true). */
+  reorthogonalize?: boolean;
+  /** Breakdown tolerance (see {@link LanczosOptions.breakdownTol}). */
+  breakdownTol?: number;
+}
+
+/** The result of {@link hessianEigenvaluesLanczos}. */
+export interface LanczosEigenResult {
+  /** The top-k Ritz values, largest (or largest in magnitude) first. */
+  values: number[];
+  /** Their residual bounds ‖Hy − θy‖ (small: converged). */
+  residuals: number[];
+  /** Lanczos steps taken (Hessian-vector products, besides the `auto` probe). */
+  iterations: number;
+  /** Why Lanczos stopped. */
+  stopReason: LanczosStop;
+  /** How the Hessian-vector products were computed. */
+  method: HvpMethod;
+  /** Why `auto` fell back to finite differences, when it did. */
+  fallbackReason?: string;
+  /** True when the computation was interrupted (the Ritz values of the steps taken are returned). */
+  aborted: boolean;
+}
+
+/**
+ * The top-k Hessian eigenvalues of `loss` w.r.t. `vars` from the Ritz values of `iterations` Lanczos
+ * steps — a faster alternative to power iteration ({@link hessianEigen}): the extreme eigenvalues
+ * converge after a few dozen Hessian-vector products for all k at once. Fewer than k values come back
+ * when the Krylov space is exhausted first (breakdown: repeated eigenvalues are found once). Restrict
+ * `vars` to a block for that block's Hessian.
+ */
+export async function hessianEigenvaluesLanczos(
+  loss: () => tf.Scalar,
+  vars: readonly tf.Variable[],
+  options: LanczosEigenOptions = {},
+): Promise<LanczosEigenResult> {
+  const k = options.k ?? 1;
+  checkPositiveInt("k", k);
+  const iterations = options.iterations ?? Math.max(30, k);
+  checkPositiveInt("iterations", iterations);
+  const which = options.which ?? "largest";
+  if (which !== "largest" && which !== "magnitude") throw new Error(`option which must be "largest" or "magnitude", got ${JSON.stringify(which)}`);
+  const total = vars.reduce((n, v) => n + v.size, 0);
+  if (k > total) throw new Error(`option k = ${k} exceeds the number of parameters (${total})`);
+  if (k > iterations) throw new Error(`option k = ${k} exceeds option iterations = ${iterations}: Lanczos gives at most one value per step`);
+  const seed = resolveSeed(options.seed);
+  const hvp = createHvp(loss, vars, { ...options, seed });
+  const res = await lanczos(hvp, vars, {
+    iterations,
+    seed: deriveSeed(seed, 5000),
+    start: options.start,
+    reorthogonalize: options.reorthogonalize,
+    breakdownTol: options.breakdownTol,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    phase: "Hessian eigenvalues (Lanczos)",
+  });
+  const key = which === "largest" ? (j: number) => res.nodes[j] : (j: number) => Math.abs(res.nodes[j]);
+  const order = res.nodes.map((_, j) => j).sort((a, b) => key(b) - key(a)).slice(0, k);
+  const result: LanczosEigenResult = {
+    values: order.map((j) => res.nodes[j]),
+    residuals: order.map((j) => res.residuals[j]),
+    iterations: res.iterations,
+    stopReason: res.stopReason,
+    method: hvp.method,
+    aborted: res.aborted,
+  };
+  if (hvp.fallbackReason) result.fallbackReason = hvp.fallbackReason;
+  return result;
+}
+
+/** Options of {@link hessianSpectralDensity}. */
+export interface SpectralDensityOptions extends HvpOptions, LongRunOptions {
+  /** Independent Lanczos runs (random start vectors) averaged (default 1, as PyHessian). */
+  runs?: number;
+  /** Lanczos steps per run = quadrature nodes per run (default 30; capped at the number of parameters). */
+  iterations?: number;
+  /**
+   * Standard deviation of the Gaussian kernel placed at every node. Default: PyHessian's width
+   * √(1e-5·max(1, R)) (PyHessian calls the variance 1e-5·max(1, R) `sigma_squared`; R is the range
+   * of the nodes), widened to at least 1.5 grid spacings so that every Gaussian is resolved by the
+   * grid — then the density integrates to 1 on the grid without PyHessian's renormalisation.
+   */
+  sigma?: number;
+  /** Number of grid points (default 1000). */
+  gridPoints?: number;
+  /** Seed of the start vectors (and of the `auto` method probe). */
+  seed?: number;
+  /** Start vector distribution (default `rademacher`). */
+  start?: LanczosStart;
+  /** Full re-orthogonalisation (default true). */
+  reorthogonalize?: boolean;
+  /** Breakdown tolerance (see {@link LanczosOptions.breakdownTol}). */
+  breakdownTol?: number;
+}
+
+/** One Lanczos run of {@link hessianSpectralDensity}. */
+export interface SpectralDensityRun {
+  /** Ritz values, ascending. */
+  nodes: number[];
+  /** Their quadrature weights (sum 1). */
+  weights: number[];
+  /** The tridiagonal diagonal α (α_1 = vᵀHv/vᵀv for this run's start vector v). */
+  alpha: number[];
+  /** The tridiagonal off-diagonal β. */
+  beta: number[];
+  /** Why this run's Lanczos stopped. */
+  stopReason: LanczosStop;
+}
+
+/** The result of {@link hessianSpectralDensity}. */
+export interface SpectralDensityResult {
+  /** All runs' nodes (concatenated in run order). */
+  nodes: number[];
+  /** Their weights divided by the number of runs (sum 1): the estimated spectral measure. */
+  weights: number[];
+  /** The eigenvalue grid, ascending and evenly spaced. */
+  grid: number[];
+  /** φ(t) = Σ_k weights_k · N(t; nodes_k, sigma²) on `grid` (integrates to ≈1). */
+  density: number[];
+  /** The Gaussian kernel's standard deviation. */
+  sigma: number;
+  /** The runs. */
+  runs: SpectralDensityRun[];
+  /** Number of parameters n (the density is of the n eigenvalues, each with mass 1/n). */
+  dimension: number;
+  /** How the Hessian-vector products were computed. */
+  method: HvpMethod;
+  /** Why `auto` fell back to finite differences, when it did. */
+  fallbackReason?: string;
+  /** True when the computation was interrupted (covers the runs and steps taken). */
+  aborted: boolean;
+}
+
+/**
+ * Smooths a discrete spectral measure (nodes with weights) into a density on an even grid: a sum of
+ * Gaussians of standard deviation `sigma` (default as in {@link SpectralDensityOptions.sigma}). The
+ * grid spans the nodes plus max(0.01, 5σ) on each side.
+ */
+export function gaussianSpectralDensity(
+  nodes: readonly number[],
+  weights: readonly number[],
+  options: { sigma?: number; gridPoints?: number } = {},
+): { grid: number[]; density: number[]; sigma: number } {
+  const gridPoints = options.gridPoints ?? 1000;
+  if (typeof gridPoints !== "number" || !Number.isInteger(gridPoints) || gridPoints < 2) {
+    throw new Error(`option gridPoints must be an integer ≥ 2, got ${String(gridPoints)}`);
+  }
+  if (options.sigma !== undefined) checkPositiveNumber("sigma", options.sigma);
+  if (nodes.length !== weights.length) throw new Error(`gaussianSpectralDensity: ${nodes.length} nodes but ${weights.length} weights`);
+  if (nodes.length === 0) throw new Error("gaussianSpectralDensity: no nodes");
+  const lo = Math.min(...nodes);
+  const hi = Math.max(...nodes);
+  const range = hi - lo;
+  const sigma = options.sigma ?? Math.max(Math.sqrt(1e-5 * Math.max(1, range)), (1.5 * range) / (gridPoints - 1));
+  const margin = Math.max(0.01, 5 * sigma);
+  const start = lo - margin;
+  const step = (range + 2 * margin) / (gridPoints - 1);
+  const grid = Array.from({ length: gridPoints }, (_, i) => start + i * step);
+  const norm = 1 / (sigma * Math.sqrt(2 * Math.PI));
+  const cutoff = 40 * sigma; // exp(−800) underflows: skip the far tails.
+  const density = grid.map((x) => {
+    let s = 0;
+    for (let k = 0; k < nodes.length; k++) {
+      const d = x - nodes[k];
+      if (Math.abs(d) < cutoff) s += weights[k] * Math.exp((-d * d) / (2 * sigma * sigma));
+    }
+    return s * norm;
+  });
+  return { grid, density, sigma };
+}
+
+/**
+ * The Hessian eigenvalue spectral density of `loss` w.r.t. `vars` by stochastic Lanczos quadrature
+ * (Ghorbani et al. 2019; PyHessian `density()`): per run, `iterations` Lanczos steps from a random
+ * start vector give nodes (Ritz values) and weights (squared first eigenvector components of T); the
+ * runs' measures are averaged and smoothed by Gaussians on a grid. Restrict `vars` to one block for
+ * that block's (per-layer) spectrum. Costs `runs · iterations` Hessian-vector products.
+ */
+export async function hessianSpectralDensity(
+  loss: () => tf.Scalar,
+  vars: readonly tf.Variable[],
+  options: SpectralDensityOptions = {},
+): Promise<SpectralDensityResult> {
+  const runs = options.runs ?? 1;
+  checkPositiveInt("runs", runs);
+  const iterations = options.iterations ?? 30;
+  checkPositiveInt("iterations", iterations);
+  const gridPoints = options.gridPoints ?? 1000;
+  if (typeof gridPoints !== "number" || !Number.isInteger(gridPoints) || gridPoints < 2) {
+    throw new Error(`option gridPoints must be an integer ≥ 2, got ${String(gridPoints)}`);
+  }
+  if (options.sigma !== undefined) checkPositiveNumber("sigma", options.sigma);
+  if (vars.length === 0) throw new Error("hessianSpectralDensity: vars is empty; pass the variables to differentiate");
+  const seed = resolveSeed(options.seed);
+  const hvp = createHvp(loss, vars, { ...options, seed });
+  const out: SpectralDensityRun[] = [];
+  let aborted = false;
+  for (let r = 0; r < runs && !aborted; r++) {
+    const res = await lanczos(hvp, vars, {
+      iterations,
+      seed: deriveSeed(seed, 4000 + r),
+      start: options.start,
+      reorthogonalize: options.reorthogonalize,
+      breakdownTol: options.breakdownTol,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      phase: runs > 1 ? `Hessian spectral density (Lanczos run ${r + 1}/${runs})` : "Hessian spectral density (Lanczos)",
+    });
+    out.push({ nodes: res.nodes, weights: res.weights, alpha: res.alpha, beta: res.beta, stopReason: res.stopReason });
+    aborted = res.aborted;
+  }
+  const nodes = out.flatMap((r) => r.nodes);
+  const weights = out.flatMap((r) => r.weights.map((w) => w / out.length));
+  const { grid, density, sigma } = gaussianSpectralDensity(nodes, weights, { sigma: options.sigma, gridPoints });
+  const result: SpectralDensityResult = {
+    nodes,
+    weights,
+    grid,
+    density,
+    sigma,
+    runs: out,
+    dimension: vars.reduce((n, v) => n + v.size, 0),
+    method: hvp.method,
+    aborted,
+  };
+  if (hvp.fallbackReason) result.fallbackReason = hvp.fallbackReason;
+  return result;
+}
