@@ -136,7 +136,7 @@ export function tables(cells: NbCell[]): string[] {
 
 /** The rows of a kernel DataFrame table as records (cell text keyed by column header). */
 export function tableRows(html: string): Record<string, string>[] {
-  const cellsOf = (row: string, tag: string) => [...row.matchAll(new RegExp(`<${tag}>(.*?)</${tag}>`, "g"))].map((m) => m[1]);
+  const cellsOf = (row: string, tag: string) => [...row.matchAll(new RegExp(`<${tag}(?:\\s[^>]*)?>(.*?)</${tag}>`, "g"))].map((m) => m[1]);
   const rows = [...html.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => m[1]);
   const header = cellsOf(rows[0], "th").slice(1);
   return rows.slice(1).map((r) => Object.fromEntries(header.map((h, i) => [h, cellsOf(r, "td")[i]])));
