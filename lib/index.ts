@@ -69,6 +69,7 @@ export * from "./inspect/sam-sharpness.ts";
 export * from "./inspect/directions.ts";
 export * from "./inspect/direction-file.ts";
 export * from "./inspect/landscape.ts";
+export * from "./inspect/trajectory.ts";
 export * from "./inspect/fisher.ts";
 export * from "./inspect/churn.ts";
 export * from "./inspect/criteria.ts";

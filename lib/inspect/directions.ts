@@ -11,6 +11,7 @@
  *   lib/optim's SAM does (one global gradient norm, then the mask).
  * - {@link eigenvectorDirections}: the top Hessian eigenvectors (unit norm).
  * - {@link interpolationDirection}: `to − from` between two models (or snapshots).
+ * - `pcaDirections` (trajectory.ts): the principal directions of a recorded training trajectory.
  *
  * A direction restricted to some blocks (`block` option) is zero elsewhere: the per-layer slice.
  * Parameters absent from a direction count as zero.
@@ -34,7 +35,7 @@ export interface NamedArray {
 export type WeightSnapshot = Map<string, NamedArray>;
 
 /** How a direction was made. */
-export type DirectionKind = "random" | "sam" | "fsam" | "asam" | "eigenvector" | "interpolation" | "custom";
+export type DirectionKind = "random" | "sam" | "fsam" | "asam" | "eigenvector" | "interpolation" | "pca" | "custom";
 
 /** A direction in parameter space, keyed by HF parameter name. */
 export interface Direction {

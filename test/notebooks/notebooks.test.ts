@@ -164,8 +164,8 @@ test("03-sharpness-and-landscape: spectra per block and landscapes on shared dir
   const perBlock = tableRows(frames[2]);
   assert.equal(perBlock.filter((r) => r.optimizer === "Adam").length, perBlock.filter((r) => r.optimizer === "FSAM").length);
   const figs = figures(cells);
-  assert.equal(figs.length, 6);
-  const [eigBars, traceBars, random1D, line, adamPlane, fsamPlane] = figs;
+  assert.equal(figs.length, 7);
+  const [eigBars, traceBars, random1D, line, adamPlane, fsamPlane, pcaPlane] = figs;
   for (const f of [eigBars, traceBars, random1D]) assert.deepEqual(f.data.map((t) => t.name), ["Adam", "FSAM"]);
   const points = S.points1D as number;
   const grid = Array.from({ length: points }, (_, i) => -1 + (2 * i) / (points - 1));
@@ -185,6 +185,22 @@ test("03-sharpness-and-landscape: spectra per block and landscapes on shared dir
     assert.ok(Math.abs(z[j][i] - at(curve, 0)) < 1e-4, "the plane's centre is the solution");
   }
   assert.deepEqual(adamPlane.data[0].x, fsamPlane.data[0].x);
+  // The FSAM trajectory on its PCA plane: one snapshot at step 0, every trajectoryEvery steps and at the last step;
+  // it ends at the plane's centre (the final weights), which has the FSAM solution's loss, and the grid covers it.
+  const steps = Math.ceil((S.trainSize as number) / (S.batchSize as number)) * (S.epochs as number);
+  const every = S.trajectoryEvery as number;
+  const recorded = [...new Set([0, ...Array.from({ length: Math.floor(steps / every) }, (_, k) => (k + 1) * every), steps])];
+  assert.equal(pcaPlane.data.length, 2, "contour and trajectory");
+  const [contour, path] = pcaPlane.data;
+  assert.deepEqual(path.text, recorded.map((s) => `step ${s}`));
+  const px = path.x as number[], py = path.y as number[];
+  assert.ok(Math.abs(px.at(-1)!) < 1e-6 && Math.abs(py.at(-1)!) < 1e-6, `the path ends at (${px.at(-1)}, ${py.at(-1)})`);
+  const gx = contour.x as number[], gy = contour.y as number[];
+  for (let k = 0; k < px.length; k++) assert.ok(Math.abs(px[k]) <= gx.at(-1)! && Math.abs(py[k]) <= gy.at(-1)!, `point ${k} lies on the grid`);
+  const cz = contour.z as number[][];
+  const ci = gx.findIndex((v) => Math.abs(v) < 1e-12), cj = gy.findIndex((v) => Math.abs(v) < 1e-12);
+  assert.ok(Math.abs(cz[cj][ci] - at(random1D.data[1], 0)) < 1e-4, "the PCA plane's centre is the FSAM solution");
+  assert.match(text(pcaPlane.layout.xaxis && (pcaPlane.layout.xaxis as { title?: { text?: string } }).title?.text), /PCA direction 1 \(\d+\.\d % of variance\)/);
 });
 
 test("04-glue-low-resource: finds the data, says what it runs, compares the optimizers", { skip }, () => {
