@@ -157,16 +157,24 @@ test("03-sharpness-and-landscape: spectra per block and landscapes on shared dir
   const cells = checked("03-sharpness-and-landscape");
   const S = settingsOf(cells);
   const frames = tables(cells);
-  assert.equal(frames.length, 4, "solutions, global spectrum, per-block and 2-D summary tables");
+  assert.equal(frames.length, 5, "solutions, global spectrum, per-block, spectral density and 2-D summary tables");
   const spectrum = tableRows(frames[1]);
   assert.deepEqual(spectrum.map((r) => r.optimizer), ["Adam", "FSAM"]);
   for (const r of spectrum) assert.ok(Number.isFinite(Number(r.lambda1)) && Number.isFinite(Number(r.trace)));
   const perBlock = tableRows(frames[2]);
   assert.equal(perBlock.filter((r) => r.optimizer === "Adam").length, perBlock.filter((r) => r.optimizer === "FSAM").length);
+  const slq = tableRows(frames[3]);
+  assert.deepEqual(slq.map((r) => r.optimizer), ["Adam", "FSAM"]);
+  for (const r of slq) {
+    assert.ok(Number(r.smallestRitzValue) <= Number(r.largestRitzValue), "Ritz values in order");
+    assert.ok(Number(r.lanczosSteps) >= 1 && Number(r.lanczosSteps) <= (S.lanczosSteps as number));
+    assert.equal(Number(r.runs), S.slqRuns);
+  }
   const figs = figures(cells);
-  assert.equal(figs.length, 7);
-  const [eigBars, traceBars, random1D, line, adamPlane, fsamPlane, pcaPlane] = figs;
-  for (const f of [eigBars, traceBars, random1D]) assert.deepEqual(f.data.map((t) => t.name), ["Adam", "FSAM"]);
+  assert.equal(figs.length, 8);
+  const [eigBars, traceBars, density, random1D, line, adamPlane, fsamPlane, pcaPlane] = figs;
+  for (const f of [eigBars, traceBars, density, random1D]) assert.deepEqual(f.data.map((t) => t.name), ["Adam", "FSAM"]);
+  for (const t of density.data) assert.ok((t.y as number[]).every((v) => v > 0), "a log-scale density is positive everywhere");
   const points = S.points1D as number;
   const grid = Array.from({ length: points }, (_, i) => -1 + (2 * i) / (points - 1));
   const xs = random1D.data[0].x as number[];
