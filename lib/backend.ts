@@ -42,7 +42,7 @@ export interface BackendInfo {
   simd?: boolean;
   /** wasm only: the number of threads XNNPACK uses. */
   threads?: number;
-  /** wasm only: whether the fast BatchMatMul/_FusedMatMul kernels (`patchWasmMatMul`) are installed. */
+  /** wasm only: whether the fast kernels are installed (`patchWasmMatMul`, `patchWasmSum`, `patchWasmGather`). */
   matMulPatched?: boolean;
   /** The tfjs version, e.g. "4.22.0". */
   tfjsVersion: string;
@@ -165,14 +165,14 @@ export function backendInfo(): BackendInfo | undefined {
 
 /**
  * One or two human-readable lines for the kernel banner, e.g.
- * `tfjs 4.22.0 on wasm (CPU, SIMD, 1 thread, fast matmul)` and
+ * `tfjs 4.22.0 on wasm (CPU, SIMD, 1 thread, fast kernels)` and
  * `skipped tensorflow: @tensorflow/tfjs-node-gpu not installed; …; webgpu: no GPU adapter`.
  */
 export function formatBackendInfo(info: BackendInfo): string {
   const details = [info.device];
   if (info.simd !== undefined) details.push(info.simd ? "SIMD" : "no SIMD");
   if (info.threads !== undefined) details.push(`${info.threads} thread${info.threads === 1 ? "" : "s"}`);
-  if (info.matMulPatched) details.push("fast matmul");
+  if (info.matMulPatched) details.push("fast kernels");
   if (info.forced) details.push("forced");
   const lines = [`tfjs ${info.tfjsVersion} on ${info.backend} (${details.join(", ")})`];
   if (info.skipped.length > 0) {

@@ -14,7 +14,7 @@ export interface ProbeResult {
   simd?: boolean;
   /** wasm only: the number of threads XNNPACK uses. */
   threads?: number;
-  /** wasm only: whether the faster, corrected BatchMatMul/_FusedMatMul kernels are installed. */
+  /** wasm only: whether the faster kernels (matmul, leading-axis sum, row gather) are installed. */
   matMulPatched?: boolean;
 }
 

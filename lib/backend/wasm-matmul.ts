@@ -19,19 +19,9 @@
  * backend's `disposeData`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { sizeOf, view, wasmKernelPatch, type WasmBackendLike } from "./kernel-patch.ts";
 
-/** The parts of tfjs-backend-wasm's `BackendWasm` that the patched kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
-}
-
-/** Kernel names this module re-registers for the wasm backend. */
-const PATCHED_KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
-
-/** Original wasm kernel configs, kept while the patch is installed. */
-const originals = new Map<string, tf.KernelConfig>();
+const patch = wasmKernelPatch("patchWasmMatMul", ["BatchMatMul", "_FusedMatMul"], (original) => fastKernel(original));
 
 /**
  * Replaces the wasm backend's `BatchMatMul` and `_FusedMatMul` kernels with the fast path
@@ -43,21 +33,7 @@ const originals = new Map<string, tf.KernelConfig>();
  * @throws Error when `@tensorflow/tfjs-backend-wasm` has not been imported (no wasm kernels registered).
  */
 export function patchWasmMatMul(): boolean {
-  if (originals.size > 0) return true;
-  const found = PATCHED_KERNELS.map((name) => tf.getKernel(name, "wasm"));
-  const missing = PATCHED_KERNELS.filter((_, i) => found[i] === undefined);
-  if (missing.length > 0) {
-    throw new Error(
-      `patchWasmMatMul: no wasm kernel registered for ${missing.join(", ")}; ` +
-        `import "@tensorflow/tfjs-backend-wasm" first`,
-    );
-  }
-  for (const config of found) {
-    originals.set(config.kernelName, config);
-    tf.unregisterKernel(config.kernelName, "wasm");
-    tf.registerKernel({ ...config, kernelFunc: fastKernel(config.kernelFunc) });
-  }
-  return true;
+  return patch.install();
 }
 
 /**
@@ -65,21 +41,12 @@ export function patchWasmMatMul(): boolean {
  * measure before/after, and by tests). Does nothing when the patch is not installed.
  */
 export function unpatchWasmMatMul(): void {
-  for (const [name, config] of originals) {
-    tf.unregisterKernel(name, "wasm");
-    tf.registerKernel(config);
-  }
-  originals.clear();
+  patch.uninstall();
 }
 
 /** Whether {@link patchWasmMatMul} is currently installed. */
 export function isWasmMatMulPatched(): boolean {
-  return originals.size > 0;
-}
-
-/** Product of a list of dimensions (1 for an empty list). */
-function sizeOf(dims: readonly number[]): number {
-  return dims.reduce((p, d) => p * d, 1);
+  return patch.installed();
 }
 
 /** The permutation that swaps the last two axes of a rank-r tensor. */
@@ -158,11 +125,6 @@ interface Call {
   attrs: tf.NamedAttrMap;
   /** Intermediates to free when the call ends (successfully or not). */
   temporaries: tf.TensorInfo[];
-}
-
-/** A view of `x`'s data with another shape (no copy, no reference count change). */
-function view(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
-  return { dataId: x.dataId, dtype: x.dtype, shape };
 }
 
 /** Materialises `x` with its last two axes swapped, using the wasm Transpose kernel. */

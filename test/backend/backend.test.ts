@@ -17,6 +17,8 @@ import {
   type BackendName,
 } from "../../lib/backend.ts";
 import { isWasmMatMulPatched } from "../../lib/backend/wasm-matmul.ts";
+import { isWasmSumPatched } from "../../lib/backend/wasm-sum.ts";
+import { isWasmGatherPatched } from "../../lib/backend/wasm-gather.ts";
 
 const require = createRequire(import.meta.url);
 const backendModule = fileURLToPath(new URL("../../lib/backend.ts", import.meta.url));
@@ -88,7 +90,7 @@ test("automatic choice: first loadable of tensorflow → webgpu → wasm → cpu
   assert.equal(typeof info.simd, "boolean");
   assert.ok(Number.isInteger(info.threads) && (info.threads as number) >= 1);
   assert.equal(info.matMulPatched, true);
-  assert.ok(isWasmMatMulPatched(), "the fast matmul kernels are installed with wasm");
+  assert.ok(isWasmMatMulPatched() && isWasmSumPatched() && isWasmGatherPatched(), "the fast kernels are installed with wasm");
   const [tensorflow, webgpu] = info.skipped;
   if (node === "@tensorflow/tfjs") {
     assert.match(tensorflow.reason, /@tensorflow\/tfjs-node is an alias of @tensorflow\/tfjs, no native binding/);
@@ -189,7 +191,7 @@ test("formatBackendInfo: one line for the choice, one for the skipped backends",
   };
   assert.equal(
     formatBackendInfo(wasm),
-    "tfjs 4.22.0 on wasm (CPU, SIMD, 1 thread, fast matmul)\n" +
+    "tfjs 4.22.0 on wasm (CPU, SIMD, 1 thread, fast kernels)\n" +
       "skipped tensorflow: @tensorflow/tfjs-node-gpu not installed; webgpu: no GPU adapter",
   );
   const gpu: BackendInfo = { backend: "webgpu", device: "NVIDIA H100", forced: true, skipped: [], tfjsVersion: "4.22.0" };

@@ -1,9 +1,19 @@
-// Benchmark of the wasm matmul patch (lib/backend/wasm-matmul.ts): median ms of the original
-// tfjs-backend-wasm kernels ("before") vs the patched ones ("after") on the same tensors.
-// Run: npx tsx bench/matmul.ts [runs]   (default 7 timed runs after one warm-up per case)
+// Benchmark of the wasm kernel patches (lib/backend/wasm-matmul.ts, wasm-sum.ts, wasm-gather.ts):
+// median ms of the original tfjs-backend-wasm kernels ("before") vs the patched ones ("after") on
+// the same tensors, on the shapes of a BERT-tiny training step (batch 32 × sequence 128).
+// Run: npx tsx bench/wasm-kernels.ts [runs]   (default 7 timed runs after one warm-up per case)
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { patchWasmMatMul, unpatchWasmMatMul } from "../lib/backend/wasm-matmul.ts";
+import { patchWasmSum, unpatchWasmSum } from "../lib/backend/wasm-sum.ts";
+import { patchWasmGather, unpatchWasmGather } from "../lib/backend/wasm-gather.ts";
+
+/** Each patch, to compare its kernels with the originals. */
+const patches = {
+  matmul: { install: patchWasmMatMul, uninstall: unpatchWasmMatMul },
+  sum: { install: patchWasmSum, uninstall: unpatchWasmSum },
+  gather: { install: patchWasmGather, uninstall: unpatchWasmGather },
+};
 
 const runs = Number(process.argv[2] ?? 7);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer, got "${process.argv[2]}"`);
@@ -11,6 +21,8 @@ if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positiv
 /** One benchmark case: `make` creates the inputs, `step` does the timed work and returns outputs. */
 interface Case {
   name: string;
+  /** The patch the case measures (default matmul). */
+  patch?: keyof typeof patches;
   make: () => tf.Tensor[];
   step: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 }
@@ -67,6 +79,20 @@ const cases: Case[] = [
     make: () => [normal([32, 128, 128])(), normal([128, 512])()],
     step: (x, w) => tf.matMul(x, w),
   },
+  { name: "bias grad: sum [4096,128] over rows", patch: "sum", make: () => [normal([tokens, 128])()], step: (x) => tf.sum(x, 0) },
+  { name: "bias grad: sum [4096,512] over rows", patch: "sum", make: () => [normal([tokens, 512])()], step: (x) => tf.sum(x, 0) },
+  {
+    name: "embedding lookup [30522,128] × 4096",
+    patch: "gather",
+    make: () => [normal([30522, 128])(), tf.randomUniform([tokens], 0, 30522, "int32", 2)],
+    step: (table, ids) => tf.gather(table, ids),
+  },
+  {
+    name: "token types [2,128] × 4096",
+    patch: "gather",
+    make: () => [normal([2, 128])(), tf.zeros([tokens], "int32")],
+    step: (table, ids) => tf.gather(table, ids),
+  },
 ];
 
 await tf.setBackend("wasm");
@@ -75,9 +101,10 @@ console.log(`tfjs ${tf.version.tfjs} wasm backend (SIMD ${simd}), median of ${ru
 console.log(`${"case".padEnd(38)} ${"before".padStart(9)} ${"after".padStart(9)} ${"speed-up".padStart(9)}`);
 for (const c of cases) {
   const xs = c.make();
-  unpatchWasmMatMul();
+  const patch = patches[c.patch ?? "matmul"];
+  patch.uninstall();
   const before = medianMs(c, xs);
-  patchWasmMatMul();
+  patch.install();
   const after = medianMs(c, xs);
   tf.dispose(xs);
   console.log(
