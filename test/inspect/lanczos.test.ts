@@ -11,7 +11,7 @@ import {
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { hessianEigen } from "../../lib/inspect/sharpness.ts";
 import type { ParamVector } from "../../lib/inspect/param-vector.ts";
-import { namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
+import { coupledBlocks, namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
 import { mulberry32 as rng } from "../../lib/random.ts";
 
 await tf.setBackend("cpu");
@@ -200,17 +200,7 @@ test("spectral density of a rotated Hessian: the runs' first moments scatter aro
 
 test("restricting vars to a block gives that block's eigenvalues (per-layer spectrum)", async () => {
   const vars = namedVariables(SPEC, 8, "lzblk");
-  const a1 = withSpectrum([5, 3, 2, 1, 0.5, 0.2], 11);
-  const a2 = withSpectrum([7, 1, 0.3], 12);
-  const r = rng(5);
-  const a = Array.from({ length: 9 }, () => new Array(9).fill(0));
-  for (let i = 0; i < 9; i++)
-    for (let j = 0; j < 9; j++) {
-      if (i < 6 && j < 6) a[i][j] = a1[i][j];
-      else if (i >= 6 && j >= 6) a[i][j] = a2[i - 6][j - 6];
-    }
-  for (let i = 0; i < 6; i++)
-    for (let j = 6; j < 9; j++) a[i][j] = a[j][i] = r() - 0.5;
+  const a = coupledBlocks();
   const loss = quadraticLoss(vars, a);
   const b1 = await hessianSpectralDensity(loss, vars.slice(0, 2), { iterations: 30, seed: 1 });
   assert.equal(b1.dimension, 6);

@@ -50,3 +50,23 @@ export function namedVariables(spec: [string, number[]][], seed: number, scope =
     return tf.variable(tf.tensor(Array.from({ length: size }, () => 2 * r() - 1), shape), true, scope ? `${scope}/${name}` : name);
   });
 }
+
+/**
+ * A 9×9 Hessian of two coupled blocks: block 1 (the first 6 parameters: query weight + bias) with
+ * spectrum [5, 3, 2, 1, 0.5, 0.2], block 2 (the classifier's 3) with [7, 1, 0.3], and random
+ * off-diagonal coupling — restricted to one block, the Hessian has exactly that block's spectrum.
+ */
+export function coupledBlocks(): number[][] {
+  const a1 = withSpectrum([5, 3, 2, 1, 0.5, 0.2], 11);
+  const a2 = withSpectrum([7, 1, 0.3], 12);
+  const r = rng(5);
+  const a = Array.from({ length: 9 }, () => new Array<number>(9).fill(0));
+  for (let i = 0; i < 9; i++)
+    for (let j = 0; j < 9; j++) {
+      if (i < 6 && j < 6) a[i][j] = a1[i][j];
+      else if (i >= 6 && j >= 6) a[i][j] = a2[i - 6][j - 6];
+    }
+  for (let i = 0; i < 6; i++)
+    for (let j = 6; j < 9; j++) a[i][j] = a[j][i] = r() - 0.5;
+  return a;
+}

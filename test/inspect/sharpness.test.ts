@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { hessianEigen, hessianTrace, hessianTraceEstimate, topHessianEigenvalues, hessianDiagonal, sharpnessByBlock } from "../../lib/inspect/sharpness.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { setHost } from "../../lib/host.ts";
-import { namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
+import { coupledBlocks, namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
 import { mulberry32 as rng } from "../../lib/random.ts";
 
 await tf.setBackend("cpu");
@@ -58,18 +58,7 @@ test("Hutchinson trace: exact for a diagonal Hessian, within its standard error 
 
 test("restricting vars to a block gives that block's Hessian eigenvalues and trace", async () => {
   const vars = namedVariables(SPEC, 4, "blk");
-  // Block 1 = query weight + bias (6 params), block 2 = classifier (3 params); coupled off-diagonal.
-  const a1 = withSpectrum([5, 3, 2, 1, 0.5, 0.2], 11);
-  const a2 = withSpectrum([7, 1, 0.3], 12);
-  const r = rng(5);
-  const a = Array.from({ length: 9 }, () => new Array(9).fill(0));
-  for (let i = 0; i < 9; i++)
-    for (let j = 0; j < 9; j++) {
-      if (i < 6 && j < 6) a[i][j] = a1[i][j];
-      else if (i >= 6 && j >= 6) a[i][j] = a2[i - 6][j - 6];
-    }
-  for (let i = 0; i < 6; i++)
-    for (let j = 6; j < 9; j++) a[i][j] = a[j][i] = r() - 0.5;
+  const a = coupledBlocks();
   const loss = quadraticLoss(vars, a);
   const top1 = await topHessianEigenvalues(loss, vars.slice(0, 2), { k: 2, seed: 1, tol: 1e-7, maxIter: 500 });
   relClose(top1[0], 5, 1e-3, "block 1 λ1");
