@@ -1,4 +1,5 @@
-// Benchmark of the wasm kernel patches (lib/backend/wasm-matmul.ts, wasm-sum.ts, wasm-gather.ts):
+// Benchmark of the wasm kernel patches (lib/backend/wasm-matmul.ts, wasm-sum.ts, wasm-gather.ts,
+// wasm-identity.ts):
 // median ms of the original tfjs-backend-wasm kernels ("before") vs the patched ones ("after") on
 // the same tensors, on the shapes of a BERT-tiny training step (batch 32 × sequence 128).
 // Run: npx tsx bench/wasm-kernels.ts [runs]   (default 7 timed runs after one warm-up per case)
@@ -7,12 +8,14 @@ import "@tensorflow/tfjs-backend-wasm";
 import { patchWasmMatMul, unpatchWasmMatMul } from "../lib/backend/wasm-matmul.ts";
 import { patchWasmSum, unpatchWasmSum } from "../lib/backend/wasm-sum.ts";
 import { patchWasmGather, unpatchWasmGather } from "../lib/backend/wasm-gather.ts";
+import { patchWasmIdentity, unpatchWasmIdentity } from "../lib/backend/wasm-identity.ts";
 
 /** Each patch, to compare its kernels with the originals. */
 const patches = {
   matmul: { install: patchWasmMatMul, uninstall: unpatchWasmMatMul },
   sum: { install: patchWasmSum, uninstall: unpatchWasmSum },
   gather: { install: patchWasmGather, uninstall: unpatchWasmGather },
+  identity: { install: patchWasmIdentity, uninstall: unpatchWasmIdentity },
 };
 
 const runs = Number(process.argv[2] ?? 7);
@@ -92,6 +95,12 @@ const cases: Case[] = [
     patch: "gather",
     make: () => [normal([2, 128])(), tf.zeros([tokens], "int32")],
     step: (table, ids) => tf.gather(table, ids),
+  },
+  {
+    name: "20 clones of a [4096,512] activation",
+    patch: "identity",
+    make: () => [normal([tokens, 512])()],
+    step: (x) => Array.from({ length: 20 }, () => tf.clone(x)),
   },
 ];
 

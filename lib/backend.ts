@@ -42,7 +42,7 @@ export interface BackendInfo {
   simd?: boolean;
   /** wasm only: the number of threads XNNPACK uses. */
   threads?: number;
-  /** wasm only: whether the fast kernels are installed (`patchWasmMatMul`, `patchWasmSum`, `patchWasmGather`). */
+  /** wasm only: whether the fast kernels are installed (`patchWasmMatMul`, `patchWasmSum`, `patchWasmGather`, `patchWasmIdentity`). */
   matMulPatched?: boolean;
   /** The tfjs version, e.g. "4.22.0". */
   tfjsVersion: string;

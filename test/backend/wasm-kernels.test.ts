@@ -1,6 +1,7 @@
-// The patched wasm Sum (leading axes as a product with ones) and GatherV2 (row copies) against
-// float64 sums / plain index lookups written here and against the original kernels: shapes, axes,
-// keepDims, dtypes that keep the original kernel, gradients, bad indices, and no leaked tensors.
+// The patched wasm Sum (leading axes summed on the heap), GatherV2 (row copies) and Identity (shared
+// data) against float64 sums / plain index lookups written here and against the original kernels:
+// shapes, axes, keepDims, dtypes that keep the original kernel, gradients, bad indices, clones that
+// outlive their source, and no leaked tensors.
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -9,6 +10,7 @@ import { mulberry32 } from "../../lib/random.ts";
 import { embeddingLookup } from "../../lib/models/ops.ts";
 import { isWasmSumPatched, leadingReduction, patchWasmSum, unpatchWasmSum } from "../../lib/backend/wasm-sum.ts";
 import { isWasmGatherPatched, patchWasmGather, unpatchWasmGather } from "../../lib/backend/wasm-gather.ts";
+import { isWasmIdentityPatched, patchWasmIdentity, unpatchWasmIdentity } from "../../lib/backend/wasm-identity.ts";
 
 function randomValues(size: number, seed: number): Float32Array {
   const random = mulberry32(seed);
@@ -148,4 +150,36 @@ test("patched kernels leave no tensors or wasm buffers behind; install is idempo
   patchWasmGather();
   assert.equal(isWasmSumPatched() && isWasmGatherPatched(), true);
   tf.dispose([x, ids]);
+});
+
+test("the copy-free Identity: clones share data safely, gradients are unchanged, and nothing leaks", () => {
+  patchWasmIdentity();
+  const x = tf.tensor2d(randomValues(64 * 32, 11), [64, 32]);
+  const bytes = tf.memory().numBytes;
+  const c = tf.clone(x);
+  assert.deepEqual([...c.dataSync()], [...x.dataSync()]);
+  assert.equal(tf.memory().numBytes, bytes + 64 * 32 * 4, "numBytes counts the clone as a tensor of its own");
+  x.dispose();
+  assert.equal(c.dataSync()[5], randomValues(64 * 32, 11)[5], "a clone outlives its source");
+  c.dispose();
+  // A variable assigned after a clone was taken: the clone keeps the old values.
+  const v = tf.variable(tf.tensor1d([1, 2, 3]));
+  const before = tf.clone(v);
+  v.assign(tf.tensor1d([7, 8, 9]));
+  assert.deepEqual([...before.dataSync()], [1, 2, 3]);
+  assert.deepEqual([...v.dataSync()], [7, 8, 9]);
+  // Gradients that save inputs for the backward pass (through Identity) equal the copying kernel's.
+  const w = tf.variable(tf.tensor2d(randomValues(32 * 8, 12), [32, 8]));
+  const input = tf.tensor2d(randomValues(16 * 32, 13), [16, 32]);
+  const f = () => tf.sum(tf.exp(tf.tanh(tf.matMul(input, w)))) as tf.Scalar;
+  const shared = tf.variableGrads(f, [w]);
+  unpatchWasmIdentity();
+  assert.equal(isWasmIdentityPatched(), false);
+  const copied = tf.variableGrads(f, [w]);
+  patchWasmIdentity();
+  assert.deepEqual([...shared.grads[w.name].dataSync()], [...copied.grads[w.name].dataSync()]);
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) tf.tidy(() => void tf.variableGrads(f, [w]).value.dataSync());
+  assert.equal(tf.memory().numTensors, tensors);
+  tf.dispose([before, v, w, input, shared.value, copied.value, Object.values(shared.grads), Object.values(copied.grads)]);
 });
