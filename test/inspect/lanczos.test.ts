@@ -11,27 +11,17 @@ import {
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { hessianEigen } from "../../lib/inspect/sharpness.ts";
 import type { ParamVector } from "../../lib/inspect/param-vector.ts";
-import { coupledBlocks, namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
+import { EIGS, SPEC, coupledBlocks, namedVariables, quadraticLoss, relClose, withSpectrum } from "./quadratic.ts";
 import { mulberry32 as rng } from "../../lib/random.ts";
 
 await tf.setBackend("cpu");
 
-const SPEC: [string, number[]][] = [
-  ["bert.encoder.layer.0.attention.self.query.weight", [2, 2]],
-  ["bert.encoder.layer.0.attention.self.query.bias", [2]],
-  ["classifier.weight", [3]],
-];
-const EIGS = [9, -4, 2.5, 1.2, 0.8, 0.5, 0.1, 0.05, 0.01];
 const ASCENDING = [...EIGS].sort((a, b) => a - b);
 const TRACE = EIGS.reduce((a, b) => a + b, 0);
 
 const diagonal = (values: number[]) => values.map((l, i) => values.map((_, j) => (i === j ? l : 0)));
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const weightedMean = (nodes: number[], weights: number[]) => nodes.reduce((s, x, i) => s + x * weights[i], 0);
-
-function relClose(actual: number, expected: number, rel: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: got ${actual}, expected ${expected} (rel ${rel})`);
-}
 
 /** Trapezoidal integral of y over x. */
 function integrate(x: number[], y: number[]): number {

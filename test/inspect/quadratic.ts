@@ -2,6 +2,7 @@
  * Test helper: quadratic losses L(w) = ½ wᵀAw + bᵀw over HF-named variables, with matrices whose
  * spectrum is known by construction (A = Q·diag(λ)·Qᵀ with a seeded random orthogonal Q).
  */
+import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { mulberry32 as rng } from "../../lib/random.ts";
 
@@ -69,4 +70,19 @@ export function coupledBlocks(): number[][] {
   for (let i = 0; i < 6; i++)
     for (let j = 6; j < 9; j++) a[i][j] = a[j][i] = r() - 0.5;
   return a;
+}
+
+/** Three HF-named variables (a 2×2 query weight, its bias, a 3-entry classifier): 9 parameters. */
+export const SPEC: [string, number[]][] = [
+  ["bert.encoder.layer.0.attention.self.query.weight", [2, 2]],
+  ["bert.encoder.layer.0.attention.self.query.bias", [2]],
+  ["classifier.weight", [3]],
+];
+
+/** A 9-entry spectrum with a negative eigenvalue and a wide range of magnitudes, for SPEC's 9 parameters. */
+export const EIGS = [9, -4, 2.5, 1.2, 0.8, 0.5, 0.1, 0.05, 0.01];
+
+/** Asserts |actual − expected| ≤ rel·|expected|. */
+export function relClose(actual: number, expected: number, rel: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: got ${actual}, expected ${expected} (rel ${rel})`);
 }

@@ -4,21 +4,10 @@ import * as tf from "@tensorflow/tfjs";
 import { hessianEigen, hessianTrace, hessianTraceEstimate, topHessianEigenvalues, hessianDiagonal, sharpnessByBlock } from "../../lib/inspect/sharpness.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { setHost } from "../../lib/host.ts";
-import { coupledBlocks, namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
-import { mulberry32 as rng } from "../../lib/random.ts";
+import { EIGS, SPEC, coupledBlocks, namedVariables, quadraticLoss, relClose, withSpectrum } from "./quadratic.ts";
 
 await tf.setBackend("cpu");
 
-const SPEC: [string, number[]][] = [
-  ["bert.encoder.layer.0.attention.self.query.weight", [2, 2]],
-  ["bert.encoder.layer.0.attention.self.query.bias", [2]],
-  ["classifier.weight", [3]],
-];
-const EIGS = [9, -4, 2.5, 1.2, 0.8, 0.5, 0.1, 0.05, 0.01];
-
-function relClose(actual: number, expected: number, rel: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: got ${actual}, expected ${expected} (rel ${rel})`);
-}
 
 test("top-3 eigenvalues of a quadratic with known spectrum (double back-prop)", async () => {
   const vars = namedVariables(SPEC, 1, "eig");
