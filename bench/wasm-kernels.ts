@@ -5,18 +5,13 @@
 // Run: npx tsx bench/wasm-kernels.ts [runs]   (default 7 timed runs after one warm-up per case)
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { patchWasmMatMul, unpatchWasmMatMul } from "../lib/backend/wasm-matmul.ts";
-import { patchWasmSum, unpatchWasmSum } from "../lib/backend/wasm-sum.ts";
-import { patchWasmGather, unpatchWasmGather } from "../lib/backend/wasm-gather.ts";
-import { patchWasmIdentity, unpatchWasmIdentity } from "../lib/backend/wasm-identity.ts";
+import { wasmMatMulPatch } from "../lib/backend/wasm-matmul.ts";
+import { wasmSumPatch } from "../lib/backend/wasm-sum.ts";
+import { wasmGatherPatch } from "../lib/backend/wasm-gather.ts";
+import { wasmIdentityPatch } from "../lib/backend/wasm-identity.ts";
 
 /** Each patch, to compare its kernels with the originals. */
-const patches = {
-  matmul: { install: patchWasmMatMul, uninstall: unpatchWasmMatMul },
-  sum: { install: patchWasmSum, uninstall: unpatchWasmSum },
-  gather: { install: patchWasmGather, uninstall: unpatchWasmGather },
-  identity: { install: patchWasmIdentity, uninstall: unpatchWasmIdentity },
-};
+const patches = { matmul: wasmMatMulPatch, sum: wasmSumPatch, gather: wasmGatherPatch, identity: wasmIdentityPatch };
 
 const runs = Number(process.argv[2] ?? 7);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer, got "${process.argv[2]}"`);

@@ -42,8 +42,8 @@ export interface BackendInfo {
   simd?: boolean;
   /** wasm only: the number of threads XNNPACK uses. */
   threads?: number;
-  /** wasm only: whether the fast kernels are installed (`patchWasmMatMul`, `patchWasmSum`, `patchWasmGather`, `patchWasmIdentity`). */
-  matMulPatched?: boolean;
+  /** wasm only: whether the fast kernels are installed (matmul, leading-axis sum, row gather, copy-free identity). */
+  fastKernels?: boolean;
   /** The tfjs version, e.g. "4.22.0". */
   tfjsVersion: string;
 }
@@ -172,7 +172,7 @@ export function formatBackendInfo(info: BackendInfo): string {
   const details = [info.device];
   if (info.simd !== undefined) details.push(info.simd ? "SIMD" : "no SIMD");
   if (info.threads !== undefined) details.push(`${info.threads} thread${info.threads === 1 ? "" : "s"}`);
-  if (info.matMulPatched) details.push("fast kernels");
+  if (info.fastKernels) details.push("fast kernels");
   if (info.forced) details.push("forced");
   const lines = [`tfjs ${info.tfjsVersion} on ${info.backend} (${details.join(", ")})`];
   if (info.skipped.length > 0) {

@@ -1,16 +1,19 @@
 /**
  * Probe for the `wasm` backend (`@tensorflow/tfjs-backend-wasm`, XNNPACK compiled to WebAssembly).
- * On success it also installs {@link patchWasmMatMul}, which makes transposed and batched matrix
- * products 10–30× faster on this backend and fixes its fused-bias bug, and {@link patchWasmSum} /
- * {@link patchWasmGather}, which make sums over leading axes and row gathers about 10× faster, and
- * {@link patchWasmIdentity}, which stops copying every tensor saved for the backward pass.
+ * On success it also installs {@link wasmMatMulPatch}, which makes transposed and batched matrix
+ * products 10–30× faster on this backend and fixes its fused-bias bug, and {@link wasmSumPatch} /
+ * {@link wasmGatherPatch}, which make sums over leading axes and row gathers about 10× faster, and
+ * {@link wasmIdentityPatch}, which stops copying every tensor saved for the backward pass.
  */
 import * as tf from "@tensorflow/tfjs";
 import { firstLine, type ProbeResult } from "./probe.ts";
-import { patchWasmMatMul } from "./wasm-matmul.ts";
-import { patchWasmSum } from "./wasm-sum.ts";
-import { patchWasmGather } from "./wasm-gather.ts";
-import { patchWasmIdentity } from "./wasm-identity.ts";
+import { wasmMatMulPatch } from "./wasm-matmul.ts";
+import { wasmSumPatch } from "./wasm-sum.ts";
+import { wasmGatherPatch } from "./wasm-gather.ts";
+import { wasmIdentityPatch } from "./wasm-identity.ts";
+
+/** Every kernel patch of the wasm backend, installed together. */
+export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPatch, wasmIdentityPatch];
 
 /** The parts of `@tensorflow/tfjs-backend-wasm` the probe reads. */
 interface WasmModule {
@@ -29,10 +32,10 @@ export async function probeWasm(): Promise<ProbeResult> {
   } catch (error) {
     throw new Error(`@tensorflow/tfjs-backend-wasm did not load: ${firstLine(error)}`);
   }
-  const matMulPatched = patchWasmMatMul() && patchWasmSum() && patchWasmGather() && patchWasmIdentity();
+  const fastKernels = WASM_KERNEL_PATCHES.every((patch) => patch.install());
   if (!(await tf.setBackend("wasm"))) {
     throw new Error(`tf.setBackend("wasm") failed (the .wasm binary could not be instantiated)`);
   }
   const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) === true;
-  return { device: "CPU", simd, threads: wasm.getThreadsCount(), matMulPatched };
+  return { device: "CPU", simd, threads: wasm.getThreadsCount(), fastKernels };
 }

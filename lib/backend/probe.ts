@@ -14,8 +14,8 @@ export interface ProbeResult {
   simd?: boolean;
   /** wasm only: the number of threads XNNPACK uses. */
   threads?: number;
-  /** wasm only: whether the faster kernels (matmul, leading-axis sum, row gather) are installed. */
-  matMulPatched?: boolean;
+  /** wasm only: whether the faster kernels (matmul, leading-axis sum, row gather, copy-free identity) are installed. */
+  fastKernels?: boolean;
 }
 
 /**

@@ -2,7 +2,7 @@
  * A faster `GatherV2` for the tfjs wasm backend. tfjs-backend-wasm 4.22 gathers element by element
  * through a generic strided loop: looking up 4096 token embeddings of width 128 takes 30 ms, even
  * from a 2-row table (BERT's token-type embeddings) — more than a whole dense layer. Gathering
- * whole rows (axis 0, no batch dimensions) is a sequence of contiguous copies; {@link patchWasmGather}
+ * whole rows (axis 0, no batch dimensions) is a sequence of contiguous copies; {@link wasmGatherPatch}
  * does exactly that on the wasm heap (about 0.5 ms there) and keeps the original kernel for every
  * other gather. Indices out of range are refused with the offending value, as tfjs's CPU backend does.
  */
@@ -12,28 +12,8 @@ import { sizeOf, wasmKernelPatch, type WasmBackendLike } from "./kernel-patch.ts
 /** Rows narrower than this are copied element by element (a subarray copy costs more). */
 const MIN_ROW_FOR_BLOCK_COPY = 16;
 
-const patch = wasmKernelPatch("patchWasmGather", ["GatherV2"], (original) => fastGather(original));
-
-/**
- * Replaces the wasm backend's `GatherV2` kernel with the one described in this module's header.
- * Idempotent; `initBackend` calls it when it picks wasm.
- *
- * @returns `true` when the patch is in place afterwards.
- * @throws Error when `@tensorflow/tfjs-backend-wasm` has not been imported.
- */
-export function patchWasmGather(): boolean {
-  return patch.install();
-}
-
-/** Restores the original wasm `GatherV2` kernel (for benchmarks and tests). */
-export function unpatchWasmGather(): void {
-  patch.uninstall();
-}
-
-/** Whether {@link patchWasmGather} is currently installed. */
-export function isWasmGatherPatched(): boolean {
-  return patch.installed();
-}
+/** The wasm `GatherV2` kernel described in this module's header; `initBackend` installs it with wasm. */
+export const wasmGatherPatch = wasmKernelPatch("wasmGatherPatch", ["GatherV2"], (original) => fastGather(original));
 
 /** Builds the patched kernel function around the original wasm `GatherV2`. */
 function fastGather(original: tf.KernelFunc): tf.KernelFunc {

@@ -3,7 +3,7 @@
  * the backward pass with the `Identity` kernel, and tfjs-backend-wasm 4.22 copies the data each time:
  * about 270 copies (52 ms) per BERT-tiny training step. Tensors are immutable (a variable's `assign`
  * switches to new data; no kernel writes into its inputs), so a clone can share its source's data,
- * as tfjs's CPU backend and the wasm `Reshape` kernel already do: {@link patchWasmIdentity} returns
+ * as tfjs's CPU backend and the wasm `Reshape` kernel already do: {@link wasmIdentityPatch} returns
  * the same data with its reference count raised. String tensors keep the original kernel.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -14,30 +14,10 @@ interface RefCounting {
   incRef(dataId: tf.DataId): void;
 }
 
-const patch = wasmKernelPatch("patchWasmIdentity", ["Identity"], (original) => (params) => {
+/** The copy-free wasm `Identity` kernel described in this module's header; `initBackend` installs it with wasm. */
+export const wasmIdentityPatch = wasmKernelPatch("wasmIdentityPatch", ["Identity"], (original) => (params) => {
   const x = params.inputs.x as tf.TensorInfo;
   if (x.dtype === "string") return original(params);
   (params.backend as RefCounting).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 });
-
-/**
- * Replaces the wasm backend's `Identity` kernel with the copy-free one described in this module's
- * header. Idempotent; `initBackend` calls it when it picks wasm.
- *
- * @returns `true` when the patch is in place afterwards.
- * @throws Error when `@tensorflow/tfjs-backend-wasm` has not been imported.
- */
-export function patchWasmIdentity(): boolean {
-  return patch.install();
-}
-
-/** Restores the original (copying) wasm `Identity` kernel (for benchmarks and tests). */
-export function unpatchWasmIdentity(): void {
-  patch.uninstall();
-}
-
-/** Whether {@link patchWasmIdentity} is currently installed. */
-export function isWasmIdentityPatched(): boolean {
-  return patch.installed();
-}

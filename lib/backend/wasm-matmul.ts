@@ -21,7 +21,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { sizeOf, view, wasmKernelPatch, type WasmBackendLike } from "./kernel-patch.ts";
 
-const patch = wasmKernelPatch("patchWasmMatMul", ["BatchMatMul", "_FusedMatMul"], (original) => fastKernel(original));
+/** The wasm `BatchMatMul` / `_FusedMatMul` kernels described in this module's header (see {@link patchWasmMatMul}). */
+export const wasmMatMulPatch = wasmKernelPatch("patchWasmMatMul", ["BatchMatMul", "_FusedMatMul"], (original) => fastKernel(original));
 
 /**
  * Replaces the wasm backend's `BatchMatMul` and `_FusedMatMul` kernels with the fast path
@@ -33,7 +34,7 @@ const patch = wasmKernelPatch("patchWasmMatMul", ["BatchMatMul", "_FusedMatMul"]
  * @throws Error when `@tensorflow/tfjs-backend-wasm` has not been imported (no wasm kernels registered).
  */
 export function patchWasmMatMul(): boolean {
-  return patch.install();
+  return wasmMatMulPatch.install();
 }
 
 /**
@@ -41,12 +42,12 @@ export function patchWasmMatMul(): boolean {
  * measure before/after, and by tests). Does nothing when the patch is not installed.
  */
 export function unpatchWasmMatMul(): void {
-  patch.uninstall();
+  wasmMatMulPatch.uninstall();
 }
 
 /** Whether {@link patchWasmMatMul} is currently installed. */
 export function isWasmMatMulPatched(): boolean {
-  return patch.installed();
+  return wasmMatMulPatch.installed();
 }
 
 /** The permutation that swaps the last two axes of a rank-r tensor. */

@@ -2,7 +2,7 @@
  * A faster `Sum` for the tfjs wasm backend. tfjs-backend-wasm 4.22 reduces over any axis but the
  * innermost by first transposing the input with its slow `Transpose` kernel: summing a [4096, 128]
  * matrix over its rows (every bias and LayerNorm gradient of a BERT step) takes 5 ms, and a
- * [4096, 512] one 20 ms, 10–30× the time of an innermost-axis sum. {@link patchWasmSum} sums float32
+ * [4096, 512] one 20 ms, 10–30× the time of an innermost-axis sum. {@link wasmSumPatch} sums float32
  * inputs over leading axes directly on the wasm heap instead: eight rows at a time into float64
  * column accumulators (0.6 / 4 ms, and more accurate than float32 accumulation). Every other sum
  * keeps the original kernel. (A product with a row of ones through XNNPACK looks faster in isolation,
@@ -14,28 +14,8 @@ import { sizeOf, wasmKernelPatch, type WasmBackendLike } from "./kernel-patch.ts
 /** Below this many summed elements the original kernel's transpose costs little. */
 const MIN_ELEMENTS = 4096;
 
-const patch = wasmKernelPatch("patchWasmSum", ["Sum"], (original) => fastSum(original));
-
-/**
- * Replaces the wasm backend's `Sum` kernel with the one described in this module's header.
- * Idempotent; `initBackend` calls it when it picks wasm.
- *
- * @returns `true` when the patch is in place afterwards.
- * @throws Error when `@tensorflow/tfjs-backend-wasm` has not been imported.
- */
-export function patchWasmSum(): boolean {
-  return patch.install();
-}
-
-/** Restores the original wasm `Sum` kernel (for benchmarks and tests). */
-export function unpatchWasmSum(): void {
-  patch.uninstall();
-}
-
-/** Whether {@link patchWasmSum} is currently installed. */
-export function isWasmSumPatched(): boolean {
-  return patch.installed();
-}
+/** The wasm `Sum` kernel described in this module's header; `initBackend` installs it with wasm. */
+export const wasmSumPatch = wasmKernelPatch("wasmSumPatch", ["Sum"], (original) => fastSum(original));
 
 /**
  * The number of leading axes `axis` reduces, when it names exactly the first k < rank axes (in any

@@ -9,9 +9,10 @@ import type { BertActivation } from "./config.ts";
 /**
  * A linear layer with Hugging Face's weight layout: `x [n, in] · weightᵀ + bias`, with
  * `weight [out, in]` and `bias [out]`, as one transposed matMul. On wasm with `initBackend`'s
- * matmul patch (lib/backend/wasm-matmul.ts) this measured as fast as an `[in, out]` layout and
- * ~10% faster than transposing the weight first (bench/models.ts); tfjs-backend-wasm without the
- * patch runs transposed products (hence every backward pass) an order of magnitude slower.
+ * matmul patch (lib/backend/wasm-matmul.ts) this measured 5–20 % slower than an `[in, out]` layout
+ * and 4–7 % faster than transposing the weight first (bench/models.ts, fwd+bwd of 256→1024 on 4096
+ * tokens); tfjs-backend-wasm without the patch runs transposed products (hence every backward pass)
+ * an order of magnitude slower.
  */
 export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
   return tf.add(tf.matMul(x, weight, false, true), bias);

@@ -16,9 +16,7 @@ import {
   type BackendInfo,
   type BackendName,
 } from "../../lib/backend.ts";
-import { isWasmMatMulPatched } from "../../lib/backend/wasm-matmul.ts";
-import { isWasmSumPatched } from "../../lib/backend/wasm-sum.ts";
-import { isWasmGatherPatched } from "../../lib/backend/wasm-gather.ts";
+import { WASM_KERNEL_PATCHES } from "../../lib/backend/probe-wasm.ts";
 
 const require = createRequire(import.meta.url);
 const backendModule = fileURLToPath(new URL("../../lib/backend.ts", import.meta.url));
@@ -89,8 +87,8 @@ test("automatic choice: first loadable of tensorflow → webgpu → wasm → cpu
   assert.equal(info.device, "CPU");
   assert.equal(typeof info.simd, "boolean");
   assert.ok(Number.isInteger(info.threads) && (info.threads as number) >= 1);
-  assert.equal(info.matMulPatched, true);
-  assert.ok(isWasmMatMulPatched() && isWasmSumPatched() && isWasmGatherPatched(), "the fast kernels are installed with wasm");
+  assert.equal(info.fastKernels, true);
+  assert.ok(WASM_KERNEL_PATCHES.every((patch) => patch.installed()), "the fast kernels are installed with wasm");
   const [tensorflow, webgpu] = info.skipped;
   if (node === "@tensorflow/tfjs") {
     assert.match(tensorflow.reason, /@tensorflow\/tfjs-node is an alias of @tensorflow\/tfjs, no native binding/);
@@ -169,7 +167,7 @@ test("FSAM_BACKEND forces the backend in a fresh process; a failing forced one n
   assert.equal(cpu.info?.forced, true);
   const wasm = initInChild(" WASM ");
   assert.equal(wasm.info?.backend, "wasm");
-  assert.equal(wasm.info?.matMulPatched, true);
+  assert.equal(wasm.info?.fastKernels, true);
   if (!realTensorflow) {
     assert.match(initInChild("tensorflow").error ?? "", /^FSAM_BACKEND=tensorflow: the tensorflow backend could not be loaded: /);
   }
@@ -186,7 +184,7 @@ test("formatBackendInfo: one line for the choice, one for the skipped backends",
     ],
     simd: true,
     threads: 1,
-    matMulPatched: true,
+    fastKernels: true,
     tfjsVersion: "4.22.0",
   };
   assert.equal(
@@ -196,7 +194,7 @@ test("formatBackendInfo: one line for the choice, one for the skipped backends",
   );
   const gpu: BackendInfo = { backend: "webgpu", device: "NVIDIA H100", forced: true, skipped: [], tfjsVersion: "4.22.0" };
   assert.equal(formatBackendInfo(gpu), "tfjs 4.22.0 on webgpu (NVIDIA H100, forced)");
-  const threads = formatBackendInfo({ ...wasm, simd: false, threads: 4, matMulPatched: false, skipped: [] });
+  const threads = formatBackendInfo({ ...wasm, simd: false, threads: 4, fastKernels: false, skipped: [] });
   assert.equal(threads, "tfjs 4.22.0 on wasm (CPU, no SIMD, 4 threads)");
   const current = backendInfo();
   assert.ok(current);

@@ -8,9 +8,9 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { mulberry32 } from "../../lib/random.ts";
 import { embeddingLookup } from "../../lib/models/ops.ts";
-import { isWasmSumPatched, leadingReduction, patchWasmSum, unpatchWasmSum } from "../../lib/backend/wasm-sum.ts";
-import { isWasmGatherPatched, patchWasmGather, unpatchWasmGather } from "../../lib/backend/wasm-gather.ts";
-import { isWasmIdentityPatched, patchWasmIdentity, unpatchWasmIdentity } from "../../lib/backend/wasm-identity.ts";
+import { leadingReduction, wasmSumPatch } from "../../lib/backend/wasm-sum.ts";
+import { wasmGatherPatch } from "../../lib/backend/wasm-gather.ts";
+import { wasmIdentityPatch } from "../../lib/backend/wasm-identity.ts";
 
 function randomValues(size: number, seed: number): Float32Array {
   const random = mulberry32(seed);
@@ -18,8 +18,8 @@ function randomValues(size: number, seed: number): Float32Array {
 }
 
 await tf.setBackend("wasm");
-patchWasmSum();
-patchWasmGather();
+wasmSumPatch.install();
+wasmGatherPatch.install();
 
 test("leadingReduction: only the first k < rank axes, in any order, negative allowed", () => {
   assert.equal(leadingReduction(0, 2), 1);
@@ -54,9 +54,9 @@ test("Sum over leading axes equals the float64 sum, with and without keepDims, a
       for (let c = 0; c < cols; c++) assert.ok(Math.abs(got[c] - expected[c]) < 1e-3 * Math.max(1, Math.sqrt(rows)), `column ${c}: ${got[c]} vs ${expected[c]}`);
       y.dispose();
     }
-    unpatchWasmSum();
+    wasmSumPatch.uninstall();
     const original = tf.sum(x, axis);
-    patchWasmSum();
+    wasmSumPatch.install();
     const patched = tf.sum(x, axis);
     const a = original.dataSync(), b = patched.dataSync();
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-3, `original ${a[i]} vs patched ${b[i]}`);
@@ -82,9 +82,9 @@ test("gradients through the patched Sum (bias gradients) equal the original kern
   const bias = tf.variable(tf.tensor1d(randomValues(16, 6)));
   const f = () => tf.sum(tf.square(tf.add(x, bias))) as tf.Scalar;
   const patched = tf.variableGrads(f, [bias]);
-  unpatchWasmSum();
+  wasmSumPatch.uninstall();
   const original = tf.variableGrads(f, [bias]);
-  patchWasmSum();
+  wasmSumPatch.install();
   const a = patched.grads[bias.name].dataSync(), b = original.grads[bias.name].dataSync();
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-2 * Math.max(1, Math.abs(b[i])), `${a[i]} vs ${b[i]}`);
   tf.dispose([x, bias, patched.value, original.value, Object.values(patched.grads), Object.values(original.grads)]);
@@ -123,9 +123,9 @@ test("embedding gradients through the patched Gather equal the original kernel's
   // The models' lookup (tfjs's own Gather gradient needs UnsortedSegmentSum, which wasm lacks).
   const f = () => tf.sum(tf.square(embeddingLookup(table, ids))) as tf.Scalar;
   const patched = tf.variableGrads(f, [table]);
-  unpatchWasmGather();
+  wasmGatherPatch.uninstall();
   const original = tf.variableGrads(f, [table]);
-  patchWasmGather();
+  wasmGatherPatch.install();
   assert.ok(Math.abs(patched.value.dataSync()[0] - original.value.dataSync()[0]) < 1e-3);
   const a = patched.grads[table.name].dataSync(), b = original.grads[table.name].dataSync();
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-4, `${a[i]} vs ${b[i]}`);
@@ -141,19 +141,19 @@ test("patched kernels leave no tensors or wasm buffers behind; install is idempo
   for (let i = 0; i < 20; i++) tf.tidy(() => { tf.sum(x, 0, true).dataSync(); tf.gather(x, ids).dataSync(); });
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(tf.memory().numBytes, bytes);
-  assert.equal(patchWasmSum(), true);
-  assert.equal(patchWasmGather(), true);
-  unpatchWasmSum();
-  unpatchWasmGather();
-  assert.equal(isWasmSumPatched() || isWasmGatherPatched(), false);
-  patchWasmSum();
-  patchWasmGather();
-  assert.equal(isWasmSumPatched() && isWasmGatherPatched(), true);
+  assert.equal(wasmSumPatch.install(), true);
+  assert.equal(wasmGatherPatch.install(), true);
+  wasmSumPatch.uninstall();
+  wasmGatherPatch.uninstall();
+  assert.equal(wasmSumPatch.installed() || wasmGatherPatch.installed(), false);
+  wasmSumPatch.install();
+  wasmGatherPatch.install();
+  assert.equal(wasmSumPatch.installed() && wasmGatherPatch.installed(), true);
   tf.dispose([x, ids]);
 });
 
 test("the copy-free Identity: clones share data safely, gradients are unchanged, and nothing leaks", () => {
-  patchWasmIdentity();
+  wasmIdentityPatch.install();
   const x = tf.tensor2d(randomValues(64 * 32, 11), [64, 32]);
   const bytes = tf.memory().numBytes;
   const c = tf.clone(x);
@@ -173,10 +173,10 @@ test("the copy-free Identity: clones share data safely, gradients are unchanged,
   const input = tf.tensor2d(randomValues(16 * 32, 13), [16, 32]);
   const f = () => tf.sum(tf.exp(tf.tanh(tf.matMul(input, w)))) as tf.Scalar;
   const shared = tf.variableGrads(f, [w]);
-  unpatchWasmIdentity();
-  assert.equal(isWasmIdentityPatched(), false);
+  wasmIdentityPatch.uninstall();
+  assert.equal(wasmIdentityPatch.installed(), false);
   const copied = tf.variableGrads(f, [w]);
-  patchWasmIdentity();
+  wasmIdentityPatch.install();
   assert.deepEqual([...shared.grads[w.name].dataSync()], [...copied.grads[w.name].dataSync()]);
   const tensors = tf.memory().numTensors;
   for (let i = 0; i < 5; i++) tf.tidy(() => void tf.variableGrads(f, [w]).value.dataSync());
