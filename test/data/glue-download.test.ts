@@ -22,22 +22,20 @@ function makeZip(files: Record<string, string>, deflate: boolean): Buffer {
     const data = Buffer.from(text);
     const body = deflate ? deflateRawSync(data) : data;
     const nameBytes = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(deflate ? 8 : 0, 8);
-    local.writeUInt32LE(crc32(data), 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(deflate ? 8 : 0, 10);
-    central.writeUInt32LE(crc32(data), 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
+    // The two headers share one run of fields (version needed … name length), the central one 2 bytes later.
+    const header = (size: number, signature: number, at: number) => {
+      const h = Buffer.alloc(size);
+      h.writeUInt32LE(signature, 0);
+      h.writeUInt16LE(20, at);
+      h.writeUInt16LE(deflate ? 8 : 0, at + 4);
+      h.writeUInt32LE(crc32(data), at + 10);
+      h.writeUInt32LE(body.length, at + 14);
+      h.writeUInt32LE(data.length, at + 18);
+      h.writeUInt16LE(nameBytes.length, at + 22);
+      return h;
+    };
+    const local = header(30, 0x04034b50, 4);
+    const central = header(46, 0x02014b50, 6);
     central.writeUInt32LE(offset, 42);
     locals.push(local, nameBytes, body);
     centrals.push(central, nameBytes);
