@@ -8,6 +8,7 @@
  */
 import test from "node:test";
 import assert from "node:assert/strict";
+import { skipWithoutTool } from "../required-tools.ts";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -23,13 +24,15 @@ const frontend = (() => {
     return undefined;
   }
 })();
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium)`
-  : !frontend
-    ? "no Jupyter Notebook/JupyterLab installed (apt-get install jupyter-notebook)"
-    : frontend.kind !== "notebook"
-      ? `this test drives the classic Notebook DOM; found ${frontend.kind} ${frontend.version}`
-      : false;
+const skip = skipWithoutTool(
+  !existsSync(CHROMIUM)
+    ? `${CHROMIUM} is not installed (apt-get install chromium)`
+    : !frontend
+      ? "no Jupyter Notebook/JupyterLab installed (apt-get install jupyter-notebook)"
+      : frontend.kind !== "notebook"
+        ? `this test drives the classic Notebook DOM; found ${frontend.kind} ${frontend.version}`
+        : false,
+);
 
 /** A free TCP port on 127.0.0.1. */
 function freePort(): Promise<number> {

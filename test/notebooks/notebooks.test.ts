@@ -6,6 +6,7 @@
  */
 import test, { after, before } from "node:test";
 import assert from "node:assert/strict";
+import { skipWithoutTool } from "../required-tools.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -14,7 +15,7 @@ import {
 } from "./jupyter-env.ts";
 
 const NOTEBOOKS = ["01-quickstart", "02-fisher-mask-atlas", "03-sharpness-and-landscape", "04-glue-low-resource"];
-const skip = jupyterMissing();
+const skip = skipWithoutTool(jupyterMissing());
 let env: JupyterEnv | undefined;
 const executed = new Map<string, { cells: NbCell[]; seconds: number; log: string }>();
 const failures = new Map<string, string>();
