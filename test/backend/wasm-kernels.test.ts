@@ -157,6 +157,7 @@ test("the copy-free Identity: clones share data safely, gradients are unchanged,
   const x = tf.tensor2d(randomValues(64 * 32, 11), [64, 32]);
   const bytes = tf.memory().numBytes;
   const c = tf.clone(x);
+  assert.equal(c.dataId, x.dataId, "the clone shares its source's data");
   assert.deepEqual([...c.dataSync()], [...x.dataSync()]);
   assert.equal(tf.memory().numBytes, bytes + 64 * 32 * 4, "numBytes counts the clone as a tensor of its own");
   x.dispose();
@@ -175,6 +176,9 @@ test("the copy-free Identity: clones share data safely, gradients are unchanged,
   const shared = tf.variableGrads(f, [w]);
   wasmIdentityPatch.uninstall();
   assert.equal(wasmIdentityPatch.installed(), false);
+  const copy = tf.clone(input);
+  assert.notEqual(copy.dataId, input.dataId, "the original kernel copies");
+  copy.dispose();
   const copied = tf.variableGrads(f, [w]);
   wasmIdentityPatch.install();
   assert.deepEqual([...shared.grads[w.name].dataSync()], [...copied.grads[w.name].dataSync()]);
