@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { normalizeText, splitWord, type WordSplitOptions } from "./basic-tokenize.ts";
 import { wordPiece, type WordPieceOptions } from "./wordpiece.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** Options of {@link BertTokenizer}. */
 export interface BertTokenizerOptions {
@@ -79,11 +80,6 @@ const WORD_CACHE_LIMIT = 500_000;
 /** Escapes a string for use inside a regular expression. */
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** Checks that `value` is a positive integer, naming `option` in the error. */
-function checkPositiveInt(option: string, value: number): void {
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${option} must be a positive integer, got ${value}`);
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   shapesOf,
 } from "./param-vector.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
+import { checkPositiveInt, checkPositiveNumber } from "../check.ts";
 
 /** Distribution of the random Lanczos start vector. */
 export type LanczosStart = "rademacher" | "gaussian";
@@ -98,18 +99,6 @@ export interface TridiagonalEigen {
   values: number[];
   /** Unit eigenvectors: `vectors[j]` belongs to `values[j]`. */
   vectors: Float64Array[];
-}
-
-function checkPositiveInt(name: string, value: unknown): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new Error(`option ${name} must be a positive integer, got ${String(value)}`);
-  }
-}
-
-function checkPositiveNumber(name: string, value: unknown): void {
-  if (typeof value !== "number" || !Number.isFinite(value) || !(value > 0)) {
-    throw new Error(`option ${name} must be a positive finite number, got ${String(value)}`);
-  }
 }
 
 /**
@@ -262,7 +251,7 @@ export async function lanczos(
   options: LanczosOptions = {},
 ): Promise<LanczosResult> {
   const iterations = options.iterations ?? 30;
-  checkPositiveInt("iterations", iterations);
+  checkPositiveInt("option iterations", iterations);
   const start = options.start ?? "rademacher";
   if (start !== "rademacher" && start !== "gaussian") {
     throw new Error(`option start must be "rademacher" or "gaussian", got ${JSON.stringify(start)}`);
@@ -422,9 +411,9 @@ export async function hessianEigenvaluesLanczos(
   options: LanczosEigenOptions = {},
 ): Promise<LanczosEigenResult> {
   const k = options.k ?? 1;
-  checkPositiveInt("k", k);
+  checkPositiveInt("option k", k);
   const iterations = options.iterations ?? Math.max(30, k);
-  checkPositiveInt("iterations", iterations);
+  checkPositiveInt("option iterations", iterations);
   const which = options.which ?? "largest";
   if (which !== "largest" && which !== "magnitude") throw new Error(`option which must be "largest" or "magnitude", got ${JSON.stringify(which)}`);
   const total = vars.reduce((n, v) => n + v.size, 0);
@@ -533,7 +522,7 @@ export function gaussianSpectralDensity(
   if (typeof gridPoints !== "number" || !Number.isInteger(gridPoints) || gridPoints < 2) {
     throw new Error(`option gridPoints must be an integer ≥ 2, got ${String(gridPoints)}`);
   }
-  if (options.sigma !== undefined) checkPositiveNumber("sigma", options.sigma);
+  if (options.sigma !== undefined) checkPositiveNumber("option sigma", options.sigma);
   if (nodes.length !== weights.length) throw new Error(`gaussianSpectralDensity: ${nodes.length} nodes but ${weights.length} weights`);
   if (nodes.length === 0) throw new Error("gaussianSpectralDensity: no nodes");
   const lo = Math.min(...nodes);
@@ -570,14 +559,14 @@ export async function hessianSpectralDensity(
   options: SpectralDensityOptions = {},
 ): Promise<SpectralDensityResult> {
   const runs = options.runs ?? 1;
-  checkPositiveInt("runs", runs);
+  checkPositiveInt("option runs", runs);
   const iterations = options.iterations ?? 30;
-  checkPositiveInt("iterations", iterations);
+  checkPositiveInt("option iterations", iterations);
   const gridPoints = options.gridPoints ?? 1000;
   if (typeof gridPoints !== "number" || !Number.isInteger(gridPoints) || gridPoints < 2) {
     throw new Error(`option gridPoints must be an integer ≥ 2, got ${String(gridPoints)}`);
   }
-  if (options.sigma !== undefined) checkPositiveNumber("sigma", options.sigma);
+  if (options.sigma !== undefined) checkPositiveNumber("option sigma", options.sigma);
   if (vars.length === 0) throw new Error("hessianSpectralDensity: vars is empty; pass the variables to differentiate");
   const seed = resolveSeed(options.seed);
   const hvp = createHvp(loss, vars, { ...options, seed });

@@ -24,6 +24,7 @@ import {
 } from "./param-vector.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
 import { groupByBlock } from "./blocks.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** Options of {@link hessianEigen} / {@link topHessianEigenvalues}. */
 export interface EigenOptions extends HvpOptions, LongRunOptions {
@@ -57,10 +58,6 @@ export interface EigenResult {
   aborted: boolean;
 }
 
-function checkPositiveInt(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`option ${name} must be a positive integer, got ${value}`);
-}
-
 /** Removes from `w` its components along the orthonormal `basis` vectors (Gram–Schmidt); new tensors. */
 function orthogonalize(w: ParamVector, basis: readonly ParamVector[]): ParamVector {
   let out = w.map((t) => t.clone());
@@ -85,8 +82,8 @@ export async function hessianEigen(
   const k = options.k ?? 1;
   const maxIter = options.maxIter ?? 100;
   const tol = options.tol ?? 1e-3;
-  checkPositiveInt("k", k);
-  checkPositiveInt("maxIter", maxIter);
+  checkPositiveInt("option k", k);
+  checkPositiveInt("option maxIter", maxIter);
   if (!(tol > 0)) throw new Error(`option tol must be positive, got ${tol}`);
   const total = vars.reduce((n, v) => n + v.size, 0);
   if (k > total) throw new Error(`option k = ${k} exceeds the number of parameters (${total})`);
@@ -188,7 +185,7 @@ export async function hessianTraceEstimate(
   options: TraceOptions = {},
 ): Promise<TraceResult> {
   const samples = options.samples ?? 100;
-  checkPositiveInt("samples", samples);
+  checkPositiveInt("option samples", samples);
   const seed = resolveSeed(options.seed);
   const hvp = createHvp(loss, vars, { ...options, seed });
   const shapes = shapesOf(vars);
@@ -237,7 +234,7 @@ export async function hessianDiagonal(
   options: TraceOptions = {},
 ): Promise<Map<string, Float32Array>> {
   const samples = options.samples ?? 100;
-  checkPositiveInt("samples", samples);
+  checkPositiveInt("option samples", samples);
   const seed = resolveSeed(options.seed);
   const hvp = createHvp(loss, vars, { ...options, seed });
   const shapes = shapesOf(vars);

@@ -29,6 +29,7 @@ import type { HistoryRow } from "./history.ts";
 import { historyFrame } from "./history-frame.ts";
 import { TrainingProgress } from "./progress.ts";
 import { saveBestCheckpoint, type ModelSaver } from "./checkpointing.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** A task's data: training and dev examples and the tokenizer that encodes them. */
 export interface TaskData {
@@ -147,11 +148,6 @@ export interface TrainResult {
 function resolveTask(task: string | TaskSpec | undefined): TaskSpec {
   if (task === undefined) return getTask("default");
   return typeof task === "string" ? getTask(task) : task;
-}
-
-function checkPositiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
-  return value;
 }
 
 async function resolveData(options: TrainOptions, spec: TaskSpec, modelDir: string | undefined): Promise<TaskData> {
