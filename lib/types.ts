@@ -27,6 +27,9 @@ export interface Example {
   idx?: number;
 }
 
+/** How {@link SequenceModel.loss} reduces the per-example losses: their mean, or none (all of them). */
+export type LossReduction = "mean" | "none";
+
 /** A model that maps an encoded batch to logits and a training loss (e.g. BERT with a task head). */
 export interface SequenceModel {
   /** Trainable variables; each tfjs name ends with the Hugging Face parameter name (see names.ts). */
@@ -36,7 +39,12 @@ export interface SequenceModel {
   /** Logits `[batch, numLabels]`. Dropout is active only when `training` is true. */
   logits(batch: EncodedBatch, options?: { training?: boolean }): tf.Tensor2D;
   /** Mean loss over the batch: cross-entropy, or MSE when `numLabels` is 1. Needs `batch.labels`. */
-  loss(batch: EncodedBatch, options?: { training?: boolean }): tf.Scalar;
+  loss(batch: EncodedBatch, options?: { training?: boolean; reduction?: "mean" }): tf.Scalar;
+  /**
+   * With `reduction: "none"`: the per-example losses `[batch]` (cross-entropy, or squared error when
+   * `numLabels` is 1), whose mean is the `"mean"` loss (ESAM's data selection needs them).
+   */
+  loss(batch: EncodedBatch, options: { training?: boolean; reduction: "none" }): tf.Tensor1D;
   /** Frees the model's variables. */
   dispose(): void;
 }

@@ -4,7 +4,7 @@
  * squared error when `numLabels` is 1 (regression, e.g. STS-B).
  */
 import * as tf from "@tensorflow/tfjs";
-import type { EncodedBatch, SequenceModel } from "../types.ts";
+import type { EncodedBatch, LossReduction, SequenceModel } from "../types.ts";
 import { type BertConfig, type BertPresetName, resolveBertConfig } from "./config.ts";
 import { type BertOutputs, bertEncode, bertParameterSpecs } from "./bert.ts";
 import { type ParameterSpec, initialValue } from "./init.ts";
@@ -154,21 +154,30 @@ export class BertForSequenceClassification implements SequenceModel {
 
   /**
    * Mean cross-entropy (or MSE when `numLabels` is 1) of the batch; needs `batch.labels` (class ids
-   * in 0..numLabels-1, not checked here to avoid a device read; or regression targets).
+   * in 0..numLabels-1, not checked here to avoid a device read; or regression targets). With
+   * `reduction: "none"`, the per-example losses `[batch]` (cross-entropy or squared error) instead.
    */
-  loss(batch: EncodedBatch, options: { training?: boolean } = {}): tf.Scalar {
+  loss(batch: EncodedBatch, options?: { training?: boolean; reduction?: "mean" }): tf.Scalar;
+  loss(batch: EncodedBatch, options: { training?: boolean; reduction: "none" }): tf.Tensor1D;
+  loss(batch: EncodedBatch, options: { training?: boolean; reduction?: LossReduction } = {}): tf.Scalar | tf.Tensor1D {
     const labels = batch.labels;
     if (labels === undefined) throw new Error("loss() needs batch.labels");
     if (labels.shape[0] !== batch.inputIds.shape[0]) {
       throw new Error(`batch.labels has ${labels.shape[0]} entries for a batch of ${batch.inputIds.shape[0]}`);
     }
+    const reduction = options.reduction ?? "mean";
+    if (reduction !== "mean" && reduction !== "none") {
+      throw new Error(`loss(): reduction must be "mean" or "none", got ${String(reduction)}`);
+    }
     return tf.tidy(() => {
       const logits = this.logits(batch, options);
       if (this.numLabels === 1) {
-        return tf.mean(tf.square(tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, "float32")))) as tf.Scalar;
+        const squared = tf.square(tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, "float32"))) as tf.Tensor1D;
+        return reduction === "none" ? squared : (tf.mean(squared) as tf.Scalar);
       }
       const oneHot = tf.oneHot(tf.cast(labels, "int32"), this.numLabels);
-      return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+      const logLikelihood = tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1) as tf.Tensor1D;
+      return reduction === "none" ? tf.neg(logLikelihood) : (tf.neg(tf.mean(logLikelihood)) as tf.Scalar);
     });
   }
 

@@ -24,7 +24,8 @@ interface Perturbation {
 
 /**
  * How the SAM perturbation of one variable is masked: `"all"` keeps it whole, `"none"` drops it
- * (the variable stays at w), a 0/1 tensor of the variable's shape multiplies it element-wise.
+ * (the variable stays at w), a tensor broadcastable to the variable's shape multiplies it
+ * element-wise (FSAM's 0/1 mask; ESAM's 0 or 1/β).
  */
 export type PerturbationMask = "all" | "none" | tf.Tensor;
 
@@ -83,11 +84,17 @@ export class SAM extends tf.Optimizer {
     this.sideOutputs = [];
     const vars = trainableVariables(varList);
     this.beforeStep(vars);
-    const { value, grads } = tf.variableGrads(f, vars);
+    const firstVars = this.firstGradientVariables(vars);
+    let { value, grads } = firstVars.length > 0 ? tf.variableGrads(f, firstVars) : { value: f(), grads: {} as GradMap };
     let applied: GradMap = grads;
     try {
       const perturbed = this.perturbation(vars, grads);
-      if (perturbed.vars.length > 0) {
+      if (perturbed.vars.length === 0 && firstVars.length < vars.length) {
+        // Nothing to perturb, but the update needs the gradient of every variable at w.
+        tf.dispose([value, ...Object.values(grads).filter(isTensor)]);
+        ({ value, grads } = tf.variableGrads(f, vars));
+        applied = grads;
+      } else if (perturbed.vars.length > 0) {
         const perturbedGrads = this.gradientAtPerturbed(f, vars, perturbed);
         applied = perturbedGrads;
         if (this.options.gsamAlpha > 0) {
@@ -116,6 +123,22 @@ export class SAM extends tf.Optimizer {
   /** Hook run at the start of each step, before any gradient (FisherSAM refreshes its mask here). */
   protected beforeStep(vars: tf.Variable[]): void {
     void vars;
+  }
+
+  /**
+   * The variables whose gradient at w is taken (the others get no perturbation); SAM: all of them.
+   * When none of those ends up perturbed, the step takes the gradient of every variable at w instead.
+   */
+  protected firstGradientVariables(vars: tf.Variable[]): tf.Variable[] {
+    return vars;
+  }
+
+  /**
+   * The loss whose gradient at w + e is applied; called with the weights at w + e, outside any
+   * gradient tape. SAM: `f` itself (ESAM selects examples here).
+   */
+  protected lossAtPerturbed(f: () => tf.Scalar): () => tf.Scalar {
+    return f;
   }
 
   /** How the perturbation of `v` is masked; SAM perturbs every variable fully. */
@@ -172,13 +195,14 @@ export class SAM extends tf.Optimizer {
     try {
       tf.tidy(() => perturbed.vars.forEach((v, i) => v.assign(tf.add(v, perturbed.e[i]))));
       tf.dispose(perturbed.e);
+      const loss = this.lossAtPerturbed(f);
       const keep = engine.keep;
       engine.keep = <T extends tf.Tensor>(t: T): T => {
         this.sideOutputs.push(t);
         return keep.call(engine, t) as T;
       };
       try {
-        const { value, grads } = tf.variableGrads(f, vars);
+        const { value, grads } = tf.variableGrads(loss, vars);
         value.dispose();
         return grads;
       } finally {

@@ -96,7 +96,7 @@ test("sequenceModelEvaluator: size-weighted cross-entropy and accuracy over batc
     variables: [w],
     numLabels: 3,
     logits: (b) => tf.tidy(() => tf.matMul(tf.oneHot(tf.mod(b.inputIds.slice([0, 0], [-1, 1]).reshape([-1]), tf.scalar(2, "int32")) as tf.Tensor1D, 2).toFloat(), w) as tf.Tensor2D),
-    loss: (b) => tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(b.labels!.toInt(), 3), model.logits(b)) as tf.Scalar),
+    loss: ((b: EncodedBatch) => tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(b.labels!.toInt(), 3), model.logits(b)) as tf.Scalar)) as SequenceModel["loss"],
     dispose: () => w.dispose(),
   };
   const batch = (ids: number[], labels: number[]): EncodedBatch => ({

@@ -112,7 +112,10 @@ export function mlpLossGrad(p: Vec, rows: number[] = [0, 1, 2, 3]): { loss: numb
   return { loss, grad };
 }
 
-/** The MLP as tfjs variables with its full-batch loss `f` and per-example loss `exampleLoss(i)`. */
+/**
+ * The MLP as tfjs variables with its full-batch loss `f`, the loss `exampleLoss(i)` of example i
+ * alone, and the per-example losses `perExample(indices?)`.
+ */
 export function mlpProblem() {
   const W1 = tf.variable(tf.tensor2d(mlp0.slice(0, 6), [2, 3]));
   const b1 = tf.variable(tf.tensor1d(mlp0.slice(6, 9)));
@@ -128,8 +131,16 @@ export function mlpProblem() {
     });
   const f = () => lossOn(x, t);
   const exampleLoss = (i: number) => tf.tidy(() => lossOn(tf.slice(x, [i, 0], [1, 2]), tf.slice(t, [i, 0], [1, 1])));
+  /** Squared errors of the examples at `indices` (all four when absent), as ESAM takes them. */
+  const perExample = (indices?: tf.Tensor1D) =>
+    tf.tidy(() => {
+      const xs = indices ? tf.gather(x, indices) : x;
+      const ts = indices ? tf.gather(t, indices) : t;
+      const h = tf.tanh(tf.add(tf.matMul(xs, W1), b1));
+      return tf.reshape(tf.square(tf.sub(tf.add(tf.matMul(h, W2), b2), ts)), [-1]) as tf.Tensor1D;
+    });
   const vars: tf.Variable[] = [W1, b1, W2, b2];
   const read = () => vars.flatMap((v) => [...v.dataSync()]);
   const dispose = () => tf.dispose([...vars, x, t]);
-  return { vars, f, exampleLoss, read, dispose };
+  return { vars, f, exampleLoss, perExample, read, dispose };
 }

@@ -3,7 +3,7 @@
  * synthetic task whose label is decided by which of two marker tokens appears more often.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { EncodedBatch, SequenceModel } from "../../lib/types.ts";
+import type { EncodedBatch, LossReduction, SequenceModel } from "../../lib/types.ts";
 import { mulberry32 } from "../../lib/random.ts";
 
 let modelCounter = 0;
@@ -35,10 +35,13 @@ export class BagOfIdsClassifier implements SequenceModel {
     });
   }
 
-  loss(batch: EncodedBatch): tf.Scalar {
+  loss(batch: EncodedBatch, options?: { reduction?: "mean" }): tf.Scalar;
+  loss(batch: EncodedBatch, options: { reduction: "none" }): tf.Tensor1D;
+  loss(batch: EncodedBatch, options: { reduction?: LossReduction } = {}): tf.Scalar | tf.Tensor1D {
     if (!batch.labels) throw new Error("loss needs labels");
     const labels = batch.labels;
-    return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(labels, "int32"), this.numLabels), this.logits(batch)));
+    const reduction = options.reduction === "none" ? tf.Reduction.NONE : tf.Reduction.SUM_BY_NONZERO_WEIGHTS;
+    return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(labels, "int32"), this.numLabels), this.logits(batch), undefined, undefined, reduction)) as tf.Scalar | tf.Tensor1D;
   }
 
   dispose(): void {
