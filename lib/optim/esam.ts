@@ -32,12 +32,6 @@ export interface WeightSamplingStats {
   total: number;
 }
 
-/** An optimizer whose `minimize` takes per-example losses (ESAM and Fisher-ESAM). */
-export interface PerExampleMinimizer extends tf.Optimizer {
-  /** One step on per-example (or mean) losses; returns the mean loss at w when `returnCost`. */
-  minimize(f: ESAMLoss, returnCost?: boolean, varList?: tf.Variable[]): tf.Scalar | null;
-}
-
 // A mixin's base class must be constructible with any arguments (TypeScript's mixin rule).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type SAMClass = new (...args: any[]) => SAM;
@@ -277,7 +271,7 @@ export class FisherESAM extends withEfficientSteps(FisherSAM) {
 }
 
 /** Whether `optimizer` takes per-example losses in `minimize` (an ESAM or a Fisher-ESAM). */
-export function acceptsPerExampleLoss(optimizer: tf.Optimizer): optimizer is PerExampleMinimizer {
+export function acceptsPerExampleLoss(optimizer: tf.Optimizer): optimizer is ESAM | FisherESAM {
   // tf.Optimizer answers `instanceof` by duck typing, so the prototype chain decides.
   return ESAM.prototype.isPrototypeOf(optimizer) || FisherESAM.prototype.isPrototypeOf(optimizer);
 }

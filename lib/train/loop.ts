@@ -8,6 +8,8 @@ import type { EncodedBatch, SequenceModel } from "../types.ts";
 import { currentAbortSignal } from "../host.ts";
 import { learningRateAt, type LearningRateSchedule } from "./schedule.ts";
 import { setLearningRate } from "./optimizers.ts";
+import { acceptsPerExampleLoss } from "../optim/esam.ts";
+import { perExampleLoss } from "./per-example-loss.ts";
 import type { HistoryRow } from "./history.ts";
 import { TrainingProgress, type ProgressState } from "./progress.ts";
 import type { Evaluation } from "./evaluate.ts";
@@ -108,7 +110,7 @@ function nextTurn(): Promise<void> {
 
 /**
  * Runs the loop: for each step, sets the scheduled learning rate, calls
- * `optimizer.minimize(loss of the batch)`, records a history row, evaluates every `evalEvery` steps
+ * `optimizer.minimize(loss of the batch)` (per-example losses for ESAM and Fisher-ESAM), records a history row, evaluates every `evalEvery` steps
  * and at each epoch end, keeps the best metric, applies early stopping and stops cleanly when the
  * signal fires. Yields to the event loop after each step so a notebook can interrupt it.
  */
@@ -191,7 +193,9 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
           refreshedThisStep = false;
           let loss: number;
           try {
-            const cost = optimizer.minimize(() => model.loss(batch, { training: true }), true, model.variables);
+            const cost = acceptsPerExampleLoss(optimizer)
+              ? optimizer.minimize(perExampleLoss(model, batch, { training: true }), true, model.variables)
+              : optimizer.minimize(() => model.loss(batch, { training: true }), true, model.variables);
             if (!cost) throw new Error("optimizer.minimize returned no cost");
             loss = cost.dataSync()[0];
             cost.dispose();

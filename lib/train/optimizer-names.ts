@@ -3,7 +3,7 @@
  */
 
 /** The optimizer names, see optimizers.ts for what each one is and its defaults. */
-export const optimizerNames = ["adam", "adamw", "sgd", "sam", "asam", "gsam", "fsam", "fasam", "fgsam"] as const;
+export const optimizerNames = ["adam", "adamw", "sgd", "sam", "asam", "gsam", "fsam", "fasam", "fgsam", "esam", "fesam"] as const;
 
 /** One of {@link optimizerNames}. */
 export type OptimizerName = (typeof optimizerNames)[number];

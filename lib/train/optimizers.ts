@@ -12,6 +12,8 @@
  * | `fsam`  | Fisher SAM (Zhong et al., EMNLP 2022 Findings)| ρ=0.05, sparsity 0.9, maskInterval 100, fisherSamples 128 (FSAM paper) |
  * | `fasam` | Fisher mask on ASAM                          | ASAM's ρ, η + FSAM's mask options              |
  * | `fgsam` | Fisher mask on GSAM                          | GSAM's ρ, α + FSAM's mask options              |
+ * | `esam`  | Efficient SAM (Du et al., ICLR 2022)         | ρ=0.05, β=0.5, γ=0.5 (the FSAM authors' GLUE scripts), per-element SWP (the paper) |
+ * | `fesam` | Fisher mask on ESAM (the FSAM authors' run)  | ESAM's ρ, β, γ + FSAM's mask options           |
  *
  * The SAM family wraps a base optimizer (`base`, default `adam`, built with the same options), so a
  * comparison Adam vs SAM vs FSAM changes only the perturbation.
@@ -21,6 +23,8 @@ import { AdamW } from "./adamw.ts";
 import { GradientClipping } from "./clip.ts";
 import { SAM } from "../optim/sam.ts";
 import { FisherSAM } from "../optim/fisher-sam.ts";
+import { ESAM, FisherESAM } from "../optim/esam.ts";
+import type { WeightSampling } from "../optim/esam-options.ts";
 import { checkOptimizerName, type OptimizerName } from "./optimizer-names.ts";
 
 /** Base optimizers the SAM family can wrap. */
@@ -62,6 +66,14 @@ export interface OptimizerOptions {
   fisherLoss?: (i: number) => tf.Scalar;
   /** FSAM: which variables the mask applies to. Default all. */
   maskable?: (v: tf.Variable) => boolean;
+  /** ESAM: fraction of the weights perturbed (SWP's β). Default 0.5 for `esam`/`fesam`. */
+  beta?: number;
+  /** ESAM: fraction of the batch whose perturbed gradient is used (SDS's γ). Default 0.5. */
+  gamma?: number;
+  /** ESAM: per-element SWP (the paper) or whole tensors frozen (the authors' code). */
+  weightSampling?: WeightSampling;
+  /** ESAM: seed of SWP's draws. Default 0; `train()` passes its seed. Ignored by the others. */
+  seed?: number;
 }
 
 /** An optimizer built by name, with a handle on the learning rate of its base. */
@@ -70,7 +82,7 @@ export interface BuiltOptimizer {
   name: OptimizerName;
   /** The optimizer to call `minimize` on. */
   optimizer: tf.Optimizer;
-  /** The FisherSAM, for `fsam`/`fasam`/`fgsam` (mask refresh events, mask statistics). */
+  /** The FisherSAM, for `fsam`/`fasam`/`fgsam`/`fesam` (mask refresh events, mask statistics). */
   fisher?: FisherSAM;
   /** The options actually used, defaults filled in (for result files). */
   settings: Record<string, string | number>;
@@ -80,6 +92,7 @@ export interface BuiltOptimizer {
 export function optimizerDefaults(name: OptimizerName): Record<string, string | number> {
   const adam = { beta1: 0.9, beta2: 0.98, epsilon: 1e-6 };
   const mask = { sparsity: 0.9, maskInterval: 100, fisherSamples: 128, fisherMode: "per-sample" };
+  const efficient = { beta: 0.5, gamma: 0.5, weightSampling: "per-element", seed: 0 };
   switch (name) {
     case "adam":
       return { ...adam, weightDecay: 0 };
@@ -99,6 +112,10 @@ export function optimizerDefaults(name: OptimizerName): Record<string, string | 
       return { base: "adam", ...adam, weightDecay: 0, rho: 0.5, eta: 0.01, ...mask };
     case "fgsam":
       return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, gsamAlpha: 0.1, ...mask };
+    case "esam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...efficient };
+    case "fesam":
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...efficient, ...mask };
   }
 }
 
@@ -131,9 +148,12 @@ function baseOptimizer(kind: BaseOptimizerName, s: Record<string, string | numbe
 export function createOptimizer(name: string, options: OptimizerOptions = {}): BuiltOptimizer {
   const optName = checkOptimizerName(name);
   const lr = options.lr ?? 2e-5;
+  const isEfficient = optName === "esam" || optName === "fesam";
+  const { seed, ...rest } = options;
   const settings: Record<string, string | number> = {
     ...optimizerDefaults(optName),
-    ...(definedOnly(options) as Record<string, string | number>),
+    ...(definedOnly(rest) as Record<string, string | number>),
+    ...(isEfficient && seed !== undefined ? { seed } : {}),
     lr,
   };
   if (options.base && !["adam", "adamw", "sgd"].includes(options.base)) {
@@ -153,14 +173,24 @@ export function createOptimizer(name: string, options: OptimizerOptions = {}): B
     eta: Number(settings.eta ?? 0),
     gsamAlpha: Number(settings.gsamAlpha ?? 0),
   };
+  const sampling = isEfficient
+    ? {
+        beta: Number(settings.beta),
+        gamma: Number(settings.gamma),
+        seed: Number(settings.seed),
+        weightSampling: settings.weightSampling as WeightSampling,
+      }
+    : {};
   if (optName === "sam" || optName === "asam" || optName === "gsam") {
     return { name: optName, optimizer: new SAM(base, samOptions), settings };
   }
+  if (optName === "esam") return { name: optName, optimizer: new ESAM(base, { ...samOptions, ...sampling }), settings };
   if (!options.fisherLoss) {
     throw new Error(`optimizer '${optName}' needs fisherLoss (the loss of training example i); train() builds it`);
   }
-  const fisher = new FisherSAM(base, {
+  const fisher = new (isEfficient ? FisherESAM : FisherSAM)(base, {
     ...samOptions,
+    ...sampling,
     sparsity: Number(settings.sparsity),
     maskInterval: Number(settings.maskInterval),
     fisherSamples: Number(settings.fisherSamples),

@@ -33,6 +33,9 @@ export const runFlagSpec = {
   "mask-interval": { type: "string" },
   "fisher-samples": { type: "string" },
   "fisher-mode": { type: "string" },
+  beta: { type: "string" },
+  gamma: { type: "string" },
+  "weight-sampling": { type: "string" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
 /** Help text of the shared flags. */
@@ -65,7 +68,10 @@ optimizer:
   --sparsity S             FSAM sparsity (default 0.9)
   --mask-interval T        FSAM mask refresh interval (default 100)
   --fisher-samples N       FSAM Fisher samples (default 128)
-  --fisher-mode M          per-sample | batch (default per-sample)`;
+  --fisher-mode M          per-sample | batch (default per-sample)
+  --beta B                 ESAM: fraction of the weights perturbed, in (0, 1] (default 0.5)
+  --gamma G                ESAM: fraction of the batch selected for the update, in (0, 1] (default 0.5)
+  --weight-sampling W      ESAM: per-element (the paper) | freeze-tensors (the authors' code); default per-element`;
 
 type FlagValues = Partial<Record<keyof typeof runFlagSpec, string | undefined>>;
 
@@ -108,6 +114,9 @@ export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
     maskInterval: numberFlag("mask-interval", values["mask-interval"], "integer"),
     fisherSamples: numberFlag("fisher-samples", values["fisher-samples"], "integer"),
     fisherMode: oneOf("fisher-mode", values["fisher-mode"], ["per-sample", "batch"] as const),
+    beta: numberFlag("beta", values.beta),
+    gamma: numberFlag("gamma", values.gamma),
+    weightSampling: oneOf("weight-sampling", values["weight-sampling"], ["per-element", "freeze-tensors"] as const),
   };
   const perClass = numberFlag("low-resource", values["low-resource"], "integer");
   const total = numberFlag("low-resource-total", values["low-resource-total"], "integer");

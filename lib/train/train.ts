@@ -304,7 +304,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     void _m;
     void _t;
     void _d;
-    const built = createOptimizer(name, { ...pickOptimizerOptions(rest), lr, fisherLoss });
+    const built = createOptimizer(name, { ...pickOptimizerOptions(rest), lr, fisherLoss, seed: seed ^ 0xe5a3 });
     optimizer = built.optimizer;
     fisher = built.fisher;
     optimizerInfo = { name: built.name, settings: built.settings };
@@ -393,7 +393,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
 function pickOptimizerOptions(o: Record<string, unknown>): OptimizerOptions {
   const keys: (keyof OptimizerOptions)[] = [
     "weightDecay", "beta1", "beta2", "epsilon", "momentum", "clipNorm", "base", "rho", "eta", "gsamAlpha",
-    "sparsity", "maskInterval", "fisherSamples", "fisherMode", "maskable",
+    "sparsity", "maskInterval", "fisherSamples", "fisherMode", "maskable", "beta", "gamma", "weightSampling",
   ];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];

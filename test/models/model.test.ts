@@ -232,6 +232,31 @@ test("training lowers the loss on a small batch", () => {
   }
 });
 
+test("reduction 'none' gives per-example losses computed here from the logits (classification and regression)", () => {
+  for (const [numLabels, labels] of [[3, [1, 0, 2]], [1, [0.5, -1, 2]]] as const) {
+    const model = createBertClassifier(tiny, { numLabels, seed: 4 });
+    const batch = makeBatch(ids, mask, [...labels]);
+    if (numLabels === 1) batch.labels = tf.tensor1d([...labels], "float32");
+    try {
+      const z = model.logits(batch).arraySync() as number[][];
+      const expected = z.map((row, i) =>
+        numLabels === 1 ? (row[0] - labels[i]) ** 2 : Math.log(row.reduce((s, x) => s + Math.exp(x), 0)) - row[labels[i]],
+      );
+      const perExample = model.loss(batch, { reduction: "none" });
+      assert.deepEqual(perExample.shape, [3]);
+      const values = [...perExample.dataSync()];
+      values.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) < 1e-5, `example ${i}: ${x} vs ${expected[i]}`));
+      const mean = model.loss(batch).dataSync()[0];
+      assert.ok(Math.abs(mean - expected.reduce((s, x) => s + x, 0) / 3) < 1e-5);
+      perExample.dispose();
+      assert.throws(() => model.loss(batch, { reduction: "sum" as never }), /reduction must be "mean" or "none", got sum/);
+    } finally {
+      disposeBatch(batch);
+      model.dispose();
+    }
+  }
+});
+
 test("bad inputs give clear errors", () => {
   const model = createBertClassifier({ ...tiny, max_position_embeddings: 4 }, { numLabels: 2 });
   const batch = makeBatch(ids, mask);

@@ -7,6 +7,7 @@ import { AdamW } from "../../lib/train/adamw.ts";
 import { GradientClipping } from "../../lib/train/clip.ts";
 import { SAM } from "../../lib/optim/sam.ts";
 import { FisherSAM } from "../../lib/optim/fisher-sam.ts";
+import { ESAM, FisherESAM } from "../../lib/optim/esam.ts";
 
 await tf.setBackend("cpu");
 
@@ -64,6 +65,27 @@ test("setLearningRate works on tfjs SGD and a SAM around it; a one-step update u
   setLearningRate(sam.optimizer, 0.125);
   sam.optimizer.minimize(() => tf.sum(tf.mul(w, 2)) as tf.Scalar, false, [w]);
   assert.ok(Math.abs(w.dataSync()[0] - 0.25) < 1e-6, `got ${w.dataSync()[0]}`);
+  w.dispose();
+});
+
+test("esam and fesam build ESAM and Fisher-ESAM with beta, gamma and the seed; others ignore the seed", () => {
+  const w = tf.variable(tf.tensor1d([1, 2]), true, "optesam/w");
+  const fisherLoss = () => tf.sum(tf.square(w)) as tf.Scalar;
+  const e = createOptimizer("esam", { lr: 1e-3, seed: 17, gamma: 0.25 });
+  assert.ok(ESAM.prototype.isPrototypeOf(e.optimizer));
+  assert.deepEqual((e.optimizer as ESAM).sampling, { beta: 0.5, gamma: 0.25, seed: 17, weightSampling: "per-element" });
+  assert.equal(e.settings.rho, 0.05);
+  assert.equal(e.settings.seed, 17);
+  const f = createOptimizer("fesam", { lr: 1e-3, fisherLoss, beta: 0.7, weightSampling: "freeze-tensors" });
+  assert.ok(FisherESAM.prototype.isPrototypeOf(f.optimizer));
+  assert.equal(f.fisher, f.optimizer);
+  assert.deepEqual((f.optimizer as FisherESAM).sampling, { beta: 0.7, gamma: 0.5, seed: 0, weightSampling: "freeze-tensors" });
+  assert.equal((f.optimizer as FisherESAM).options.sparsity, 0.9);
+  assert.equal((f.optimizer as FisherESAM).options.maskInterval, 100);
+  assert.equal(createOptimizer("sam", { seed: 3 }).settings.seed, undefined);
+  assert.throws(() => createOptimizer("esam", { beta: 0 }), /beta.*got 0/);
+  assert.throws(() => createOptimizer("fesam"), /needs fisherLoss/);
+  for (const o of [e, f]) o.optimizer.dispose();
   w.dispose();
 });
 

@@ -12,6 +12,9 @@ test("command-line flags become train options; only the given ones are set", () 
     clipNorm: 0, rho: 0.1, fisherMode: "batch", lowResource: { perClass: 32 }, earlyStopping: { patience: 3 },
   });
   assert.deepEqual(trainOptionsFromFlags({}), {});
+  assert.deepEqual(trainOptionsFromFlags({ beta: "0.6", gamma: "0.25", "weight-sampling": "freeze-tensors" }), {
+    beta: 0.6, gamma: 0.25, weightSampling: "freeze-tensors",
+  });
 });
 
 test("bad flag values name the flag and the value", () => {
@@ -19,6 +22,8 @@ test("bad flag values name the flag and the value", () => {
   assert.throws(() => trainOptionsFromFlags({ lr: "" }), /--lr: '' is not a number/);
   assert.throws(() => trainOptionsFromFlags({ schedule: "cosine" }), /--schedule: 'cosine' is not one of linear, polynomial, constant/);
   assert.throws(() => trainOptionsFromFlags({ "low-resource": "8", "low-resource-total": "100" }), /only one of --low-resource and --low-resource-total/);
+  assert.throws(() => trainOptionsFromFlags({ "weight-sampling": "per-layer" }), /--weight-sampling: 'per-layer' is not one of per-element, freeze-tensors/);
+  assert.throws(() => trainOptionsFromFlags({ beta: "half" }), /--beta: 'half' is not a number/);
   assert.equal(numberFlag("x", undefined), undefined);
 });
 

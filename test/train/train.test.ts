@@ -9,6 +9,8 @@ import { loadDefaultTask } from "../../lib/data/default-task.ts";
 import { encodeExamples } from "../../lib/data/batches.ts";
 import { loadPretrained } from "../../lib/models/checkpoint.ts";
 import type { SequenceModel } from "../../lib/types.ts";
+import type { ESAM, FisherESAM } from "../../lib/optim/esam.ts";
+import { fisherAtlas } from "../../lib/inspect/fisher.ts";
 
 await tf.setBackend("cpu");
 
@@ -42,6 +44,29 @@ test("train() with FSAM: history, evaluation, mask refreshes, and the metric mat
   assert.equal(r.final.scores.accuracy, r.final.metric);
   assert.equal(new Set(counts.slice(2)).size, 1, `tensor counts per step: ${counts.join(",")}`);
   r.model.dispose();
+});
+
+test("train() with ESAM and Fisher-ESAM: per-example losses reach the optimizer, tensor count flat, Fisher atlas on Fisher-ESAM", async () => {
+  for (const optimizer of ["esam", "fesam"] as const) {
+    const counts: number[] = [];
+    const r = await train({
+      ...base, epochs: 1, optimizer, gamma: 0.5, beta: 0.5, fisherSamples: 4, maskInterval: 4, seed: 3, keepOptimizer: true,
+      onStep: () => void counts.push(tf.memory().numTensors),
+    });
+    assert.equal(r.rows.length, 6);
+    assert.ok(r.rows.every((x) => Number.isFinite(x.loss)));
+    assert.equal(r.optimizer.settings.gamma, 0.5);
+    assert.equal(new Set(counts.slice(2)).size, 1, `${optimizer} tensor counts per step: ${counts.join(",")}`);
+    const stats = (r.optimizerInstance as ESAM).weightSamplingStats;
+    assert.ok(stats.perturbed > 0.4 * stats.total && stats.perturbed < 0.6 * stats.total, `SWP ${stats.perturbed}/${stats.total}`);
+    if (optimizer === "fesam") {
+      assert.deepEqual(r.maskRefreshes.map((m) => m.step), [0, 4]);
+      const atlas = fisherAtlas(r.optimizerInstance as FisherESAM);
+      assert.equal(atlas.totalKept, r.maskStats?.totalKept);
+    }
+    r.optimizerInstance?.dispose();
+    r.model.dispose();
+  }
 });
 
 test("train() is reproducible by seed: same seed, identical history; another seed differs", async () => {
