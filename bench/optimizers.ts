@@ -1,8 +1,9 @@
 /**
  * Optimizer benchmark on a BERT-tiny-shaped workload (2 layers, hidden 128, 2 heads, intermediate
  * 512, seq 128, batch 32): ms per step of Adam, SAM and FSAM (steady state and a mask-refresh step
- * with N_F = 128 per-sample gradients), the ratios SAM/Adam and FSAM/SAM (amortised over T_m = 100)
- * against the targets, effective GFLOP/s and peak memory.
+ * with N_F = 128 per-sample gradients), ESAM (β = γ = 0.5, per-element SWP and the authors'
+ * freeze-tensors SWP) and Fisher-ESAM, the ratios SAM/Adam and FSAM/SAM (amortised over T_m = 100)
+ * against the targets, ESAM/SAM and Fisher-ESAM/SAM, effective GFLOP/s and peak memory.
  *
  * Usage: `npx tsx bench/optimizers.ts [--steps N] [--backend wasm|cpu|webgpu|tensorflow]`
  * (default 5 timed rounds of one step per optimizer after 2 warm-up rounds, on wasm;
@@ -13,6 +14,8 @@ import { initBackend, formatBackendInfo, type BackendName } from "../lib/backend
 import { createBertClassifier } from "../lib/models/classifier.ts";
 import { FisherSAM } from "../lib/optim/fisher-sam.ts";
 import { SAM } from "../lib/optim/sam.ts";
+import { ESAM, FisherESAM } from "../lib/optim/esam.ts";
+import { perExampleLoss } from "../lib/train/per-example-loss.ts";
 import type { EncodedBatch } from "../lib/types.ts";
 
 const LAYERS = 2;
@@ -137,14 +140,41 @@ async function main(): Promise<void> {
     fisherSamples: FISHER_SAMPLES,
     fisherLoss,
   });
+  const efficient = { rho: 0.05, beta: 0.5, gamma: 0.5, seed: 1 };
+  const esam = new ESAM(tf.train.adam(1e-5), efficient);
+  const esamFreeze = new ESAM(tf.train.adam(1e-5), { ...efficient, weightSampling: "freeze-tensors" });
+  const fesam = new FisherESAM(tf.train.adam(1e-5), {
+    ...efficient,
+    sparsity: 0.9,
+    maskInterval: MASK_INTERVAL,
+    fisherSamples: FISHER_SAMPLES,
+    fisherLoss,
+  });
   const stepOf = (opt: tf.Optimizer) => () => {
     const cost = opt.minimize(loss, true, model.variables) as tf.Scalar;
     cost.dataSync();
     cost.dispose();
   };
+  const perExample = perExampleLoss(model, batch, { training: true });
+  const efficientStepOf = (opt: ESAM | FisherESAM) => () => {
+    const cost = opt.minimize(perExample, true, model.variables) as tf.Scalar;
+    cost.dataSync();
+    cost.dispose();
+  };
 
-  // FSAM's first call (a warm-up round) refreshes the mask at step 0; the timed steps are steady.
-  const perStep = timeInterleaved({ adam: stepOf(adam), sam: stepOf(sam), fsam: stepOf(fsam) }, steps);
+  // FSAM's and Fisher-ESAM's first calls (a warm-up round) refresh the mask at step 0; the timed
+  // steps are steady.
+  const perStep = timeInterleaved(
+    {
+      adam: stepOf(adam),
+      sam: stepOf(sam),
+      fsam: stepOf(fsam),
+      esam: efficientStepOf(esam),
+      esamFreeze: efficientStepOf(esamFreeze),
+      fesam: efficientStepOf(fesam),
+    },
+    steps,
+  );
 
   // The mask refresh (N_F batch-1 gradients, squared and accumulated, then the global top-k),
   // timed between blocks of plain batch-1 gradients and batch-1 Adam steps for the comparison.
@@ -195,6 +225,9 @@ async function main(): Promise<void> {
   console.log(row("Adam", perStep.adam, flopsStep));
   console.log(row("SAM", perStep.sam, 2 * flopsStep));
   console.log(row("FSAM (steady)", perStep.fsam, 2 * flopsStep));
+  console.log(row("ESAM", perStep.esam));
+  console.log(row("ESAM freeze", perStep.esamFreeze));
+  console.log(row("F-ESAM (steady)", perStep.fesam));
   console.log(row("FSAM refresh", refreshT) + `   (N_F=${FISHER_SAMPLES} per-sample gradients + top-k, best of 2)`);
   console.log(row("batch-1 grad", gradOneT));
   console.log(row("batch-1 Adam", adamOneT));
@@ -208,6 +241,11 @@ async function main(): Promise<void> {
     console.log(`  FSAM/SAM amortised T_m=${MASK_INTERVAL}  ${amortised.toFixed(3)}  (target ≤ 1.10: ${verdict(amortised <= 1.1)})`);
     console.log(`  refresh/(${FISHER_SAMPLES}×batch-1 grad)   ${refreshRatio.toFixed(3)}  (target ≤ 1.10: ${verdict(refreshRatio <= 1.1)})`);
     console.log(`  refresh/(${FISHER_SAMPLES}×batch-1 Adam)   ${(refreshT[clock] / (FISHER_SAMPLES * adamOneT[clock])).toFixed(3)}`);
+    const esamRatio = perStep.esam[clock] / perStep.sam[clock];
+    console.log(`  ESAM/SAM (β=γ=0.5)          ${esamRatio.toFixed(3)}  (${esamRatio < 1 ? "ESAM is cheaper" : "ESAM is NOT cheaper"})`);
+    console.log(`  ESAM freeze-tensors/SAM     ${(perStep.esamFreeze[clock] / perStep.sam[clock]).toFixed(3)}`);
+    const fesamAmortised = (perStep.fesam[clock] + refreshT[clock] / MASK_INTERVAL) / perStep.sam[clock];
+    console.log(`  Fisher-ESAM/SAM steady      ${(perStep.fesam[clock] / perStep.sam[clock]).toFixed(3)}; amortised T_m=${MASK_INTERVAL} ${fesamAmortised.toFixed(3)}`);
   }
   console.log(`peak tf.memory bytes per step: Adam ${mb(peakAdam)}, SAM ${mb(peakSam)}, FSAM ${mb(peakFsam)}`);
   console.log(`process peak RSS: ${mb(process.resourceUsage().maxRSS * 1024)}; tensors across an FSAM step: ${tensorsBefore} → ${tensorsAfter}`);
@@ -216,6 +254,7 @@ async function main(): Promise<void> {
   adamOne.dispose();
   sam.dispose();
   fsam.dispose();
+  for (const o of [esam, esamFreeze, fesam]) o.dispose();
   for (const b of [batch, fisherBatch]) tf.dispose(Object.values(b));
   model.dispose();
 }

@@ -22,6 +22,8 @@ export * from "./optim/topk.ts";
 export * from "./optim/fisher.ts";
 export * from "./optim/sam.ts";
 export * from "./optim/fisher-sam.ts";
+export * from "./optim/esam-options.ts";
+export * from "./optim/esam.ts";
 
 // --- models ---
 export * from "./models/config.ts";
@@ -55,6 +57,7 @@ export * from "./train/history-frame.ts";
 export * from "./train/progress.ts";
 export * from "./train/evaluate.ts";
 export * from "./train/loop.ts";
+export * from "./train/per-example-loss.ts";
 export * from "./train/checkpointing.ts";
 export * from "./train/train.ts";
 export * from "./train/compare.ts";
