@@ -102,12 +102,12 @@ test("01-quickstart: data, live training, comparison table and plots", { skip },
   // The live progress display ended on its last step: ceil(train / batch) · epochs.
   const steps = Math.ceil((S.trainSize as number) / (S.batchSize as number)) * (S.epochs as number);
   const progress = cells.flatMap((c) => c.outputs ?? []).map((o) => text(o.data?.["text/html"])).filter((h) => h.includes("fsam-train-progress"));
-  assert.equal(progress.length, 3 * (S.seeds as number[]).length, "one progress display per run (FSAM, Adam, SAM per seed)");
+  assert.equal(progress.length, 5 * (S.seeds as number[]).length, "one progress display per run (FSAM, Adam, SAM, ESAM, Fisher-ESAM per seed)");
   for (const p of progress) assert.match(p, new RegExp(`step ${steps}/${steps}`));
   const frames = tables(cells);
   assert.ok(frames.length >= 3, `expected the examples, evaluation and comparison tables, got ${frames.length}`);
   const summary = tableRows(frames.at(-1)!);
-  assert.deepEqual(summary.map((r) => r.optimizer), ["adam", "sam", "fsam"]);
+  assert.deepEqual(summary.map((r) => r.optimizer), ["adam", "sam", "esam", "fesam", "fsam"]);
   for (const r of summary) {
     assert.equal(Number(r.n), (S.seeds as number[]).length);
     assert.ok(Number(r.mean) >= 0 && Number(r.mean) <= 1, `accuracy ${r.mean}`);
@@ -116,7 +116,7 @@ test("01-quickstart: data, live training, comparison table and plots", { skip },
   assert.equal(figs.length, 2);
   for (const f of figs) {
     const names = new Set(f.data.map((t) => String(t.name ?? t.legendgroup ?? "")));
-    for (const o of ["adam", "sam", "fsam"]) assert.ok([...names].some((n) => n.includes(o)), `figure lacks ${o}: ${[...names]}`);
+    for (const o of ["adam", "sam", "esam", "fesam", "fsam"]) assert.ok([...names].some((n) => n.includes(o)), `figure lacks ${o}: ${[...names]}`);
   }
 });
 
