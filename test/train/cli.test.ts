@@ -48,6 +48,21 @@ test("fsam-lab train: two seeds, results JSON + history CSV, one stdout line per
   assert.match(r.stderr, /\[#+\.*\] 3\/3/); // the terminal progress bar
 });
 
+test("fsam-lab train --optimizer fesam --beta --gamma: the settings reach Fisher-ESAM and the results file", () => {
+  const out = join(dir, "out", "fesam.json");
+  const r = cliRun(["train", ...common, "--optimizer", "fesam", "--beta", "0.6", "--gamma", "0.25", "--weight-sampling", "freeze-tensors",
+    "--fisher-samples", "4", "--mask-interval", "2", "--out", out]);
+  assert.equal(r.status, 0, r.stderr);
+  const run = readResults(out).runs[0];
+  assert.equal(run.optimizer, "fesam");
+  assert.equal(run.rows.length, 3);
+  assert.deepEqual([run.settings.beta, run.settings.gamma, run.settings.weightSampling, run.settings.sparsity], [0.6, 0.25, "freeze-tensors", 0.9]);
+  assert.equal(run.maskRefreshes, 2); // steps 1 and 3 with maskInterval 2
+  const bad = cliRun(["train", "--optimizer", "esam", "--gamma", "0"]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /option gamma \(the fraction of the batch selected\) must be a number in \(0, 1\], got 0/);
+});
+
 test("fsam-lab train: bad flags get a clear message and exit code 2", () => {
   const r = cliRun(["train", "--lr", "fast"]);
   assert.equal(r.status, 2);
