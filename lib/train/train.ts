@@ -3,7 +3,7 @@
  * with a warm-up/decay schedule, gradient clipping, evaluation with the task's official metric,
  * early stopping, best-checkpoint saving, live progress and a history DataFrame. Reproducible by
  * seed on a given backend: the seed fixes the model initialisation and dropout, the batch order of
- * every epoch, the low-resource subset and the Fisher samples.
+ * every epoch, the low-resource subset, the Fisher samples and ESAM's weight sampling.
  */
 import * as tf from "@tensorflow/tfjs";
 import type * as dfd from "danfojs-node";
