@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 test("the package imports itself by name and by path, and both give the same module", () => {
   assert.equal(bySelfReference.FisherSAM, byPath.FisherSAM);
-  for (const name of ["SAM", "FisherSAM", "initBackend", "createBertClassifier", "BertTokenizer", "train", "compare", "fisherAtlas", "topHessianEigenvalues", "hessianTrace", "toHTML"]) {
+  for (const name of ["SAM", "FisherSAM", "ESAM", "FisherESAM", "initBackend", "createBertClassifier", "BertTokenizer", "train", "compare", "fisherAtlas", "topHessianEigenvalues", "hessianTrace", "toHTML"]) {
     assert.equal(typeof (bySelfReference as Record<string, unknown>)[name], "function", `fsam-lab exports ${name}`);
   }
 });
