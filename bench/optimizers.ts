@@ -242,7 +242,8 @@ async function main(): Promise<void> {
     console.log(`  refresh/(${FISHER_SAMPLES}×batch-1 grad)   ${refreshRatio.toFixed(3)}  (target ≤ 1.10: ${verdict(refreshRatio <= 1.1)})`);
     console.log(`  refresh/(${FISHER_SAMPLES}×batch-1 Adam)   ${(refreshT[clock] / (FISHER_SAMPLES * adamOneT[clock])).toFixed(3)}`);
     const esamRatio = perStep.esam[clock] / perStep.sam[clock];
-    console.log(`  ESAM/SAM (β=γ=0.5)          ${esamRatio.toFixed(3)}  (${esamRatio < 1 ? "ESAM is cheaper" : "ESAM is NOT cheaper"})`);
+    const esamVerdict = esamRatio < 0.95 ? "ESAM is cheaper" : esamRatio > 1.05 ? "ESAM is dearer" : "about SAM's cost";
+    console.log(`  ESAM/SAM (β=γ=0.5)          ${esamRatio.toFixed(3)}  (${esamVerdict})`);
     console.log(`  ESAM freeze-tensors/SAM     ${(perStep.esamFreeze[clock] / perStep.sam[clock]).toFixed(3)}`);
     const fesamAmortised = (perStep.fesam[clock] + refreshT[clock] / MASK_INTERVAL) / perStep.sam[clock];
     console.log(`  Fisher-ESAM/SAM steady      ${(perStep.fesam[clock] / perStep.sam[clock]).toFixed(3)}; amortised T_m=${MASK_INTERVAL} ${fesamAmortised.toFixed(3)}`);
