@@ -1,6 +1,7 @@
 /**
  * `fsam-lab download-model <hf-id | preset> [--cache DIR] [--endpoint URL] [--revision REV] [--force]`:
- * downloads a BERT checkpoint (config.json, model.safetensors, vocab.txt) from the Hugging Face hub
+ * downloads a BERT checkpoint (config.json, model.safetensors or pytorch_model.bin, sharded too, and
+ * vocab.txt) from the Hugging Face hub
  * into the local cache, with a progress bar, and prints the local folder.
  */
 import { parseCommandFlags } from "./parse-flags.ts";
