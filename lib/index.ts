@@ -31,6 +31,8 @@ export * from "./models/classifier.ts";
 export * from "./models/safetensors.ts";
 export * from "./models/checkpoint.ts";
 export * from "./models/hub.ts";
+export { parseTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint, type TorchTensorEntry } from "./models/torch-checkpoint.ts";
+export { WEIGHT_FILES, readModelWeights, type TensorInfo, type TensorSource } from "./models/weight-files.ts";
 
 // --- data ---
 export * from "./data/tokenizer.ts";
