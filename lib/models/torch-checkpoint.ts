@@ -10,23 +10,18 @@ import { readFile } from "node:fs/promises";
 import { readZip, type ZipEntry } from "../data/zip.ts";
 import { type PickleGlobal, unpickle } from "./pickle.ts";
 import { type SafetensorsDtype, decodeToFloat32 } from "./safetensors.ts";
+import type { TensorInfo, TensorSource } from "./tensor-source.ts";
 
 /** One tensor of a PyTorch checkpoint. */
-export interface TorchTensorEntry {
-  /** Name in the state dict. */
-  readonly name: string;
+export interface TorchTensorEntry extends TensorInfo {
   /** Element type, in safetensors' names. */
   readonly dtype: SafetensorsDtype;
-  /** Shape. */
-  readonly shape: readonly number[];
 }
 
-/** A parsed PyTorch checkpoint: its tensors and a float32 decoder per tensor. */
-export interface TorchCheckpoint {
-  /** Tensors by state-dict name, in the checkpoint's order. */
+/** A parsed PyTorch checkpoint: its tensors by state-dict name, in the checkpoint's order. */
+export interface TorchCheckpoint extends TensorSource {
+  /** Tensors by state-dict name. */
   readonly entries: ReadonlyMap<string, TorchTensorEntry>;
-  /** Decodes a tensor to a new row-major float32 array (strided views are materialised). */
-  read(name: string): Float32Array;
 }
 
 /** The storage classes of `torch` and the element type each holds. */

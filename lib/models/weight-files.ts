@@ -2,31 +2,14 @@
  * The weight files of a Hugging Face model folder and how to open them: `model.safetensors`, a
  * sharded `model.safetensors.index.json`, `pytorch_model.bin` (PyTorch's zip format) or a sharded
  * `pytorch_model.bin.index.json`, in that order of preference (the hub's own). Every kind opens as
- * one {@link TensorSource}.
+ * one `TensorSource`.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readSafetensorsFile } from "./safetensors.ts";
+import type { TensorInfo, TensorSource } from "./tensor-source.ts";
 import { readTorchCheckpoint } from "./torch-checkpoint.ts";
-
-/** One tensor's name, element type and shape. */
-export interface TensorInfo {
-  /** Name. */
-  readonly name: string;
-  /** Stored element type (safetensors' names: F32, F16, BF16, I64, …). */
-  readonly dtype: string;
-  /** Shape. */
-  readonly shape: readonly number[];
-}
-
-/** Named tensors from a checkpoint, each decoded to float32 on demand. */
-export interface TensorSource {
-  /** Tensors by name, in file order. */
-  readonly entries: ReadonlyMap<string, TensorInfo>;
-  /** Decodes a tensor to a new row-major float32 array. */
-  read(name: string): Float32Array;
-}
 
 /** The weight files a model folder may hold, preferred first. */
 export const WEIGHT_FILES = [
