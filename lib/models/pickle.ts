@@ -76,8 +76,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     const value = options.globals.get(qualified);
     if (value === undefined) {
       fail(
-        `refusing to load: the pickle imports ${qualified}, which loading would run (a pickle is a program). ` +
-          `Only ${[...options.globals.keys()].join(", ")} are allowed`,
+        `refusing to load: the pickle imports ${qualified}, which is not on the allow-list ` +
+          `(a pickle is a program: loading it runs what it imports). Only ${[...options.globals.keys()].join(", ")} are allowed`,
       );
     }
     return value!;
