@@ -14,6 +14,7 @@ import { ModuleLoader } from "./module-loader.ts";
 import { KeyboardInterrupt, currentCell, currentOrLatestCell, runInCell, type CellContext } from "./cell-context.ts";
 import { OutputRouter } from "./output-router.ts";
 import { PlotlyHtml, toMimeBundle } from "./renderers.ts";
+import { type CensusTf, cellLeftovers, takeCensus } from "./tensor-census.ts";
 import { createDisplay, type DisplaySink } from "./display-api.ts";
 import { History } from "./history.ts";
 import { CommRegistry } from "./comms.ts";
@@ -27,7 +28,7 @@ import type { MimeBundle } from "../lib/host.ts";
 /** The preloaded modules. */
 interface Preloaded {
   /** The tfjs module the library uses. */
-  tf: { memory(): { numTensors: number }; getBackend(): string; version_core?: string; version?: Record<string, string> };
+  tf: CensusTf & { getBackend(): string; version_core?: string; version?: Record<string, string> };
   /** The library namespace. */
   fsam: Record<string, unknown>;
   /** One line naming the backend and device. */
@@ -434,7 +435,7 @@ export class Kernel {
     let resultText: string | null = null;
     let failure: ErrorReport | undefined;
     let payload: Record<string, unknown>[] = [];
-    const before = this.#preloaded!.tf.memory().numTensors;
+    const before = takeCensus(this.#preloaded!.tf);
     try {
       const value = await runInCell(ctx, (): Promise<RunResult> | RunResult => {
         const help = parseHelpRequest(code);
@@ -446,7 +447,7 @@ export class Kernel {
         return source.trim() === "" ? { hasValue: false } : this.#runSource(source, count);
       });
       if (value.hasValue && !silent) {
-        const data = toMimeBundle(value.value, this.#plotly);
+        const data = await toMimeBundle(value.value, this.#plotly);
         resultText = String(data["text/plain"] ?? "");
         this.#output.send("execute_result", { execution_count: count, data, metadata: {} }, msg.header);
       }
@@ -457,9 +458,10 @@ export class Kernel {
       // A SIGINT sent for this cell may still be on the way: it must not reach the next one.
       await this.#settleInterrupt();
     }
-    const leaked = this.#preloaded!.tf.memory().numTensors - before;
-    if (leaked > 0 && !failure) {
-      this.#output.stream("stderr", `[fsam-lab] this cell left ${leaked} new tensor${leaked === 1 ? "" : "s"} alive\n`, msg.header);
+    if (!failure) {
+      const left = cellLeftovers(before, takeCensus(this.#preloaded!.tf));
+      if (left.variables) this.#output.stream("stdout", left.variables, msg.header);
+      if (left.leak) this.#output.stream("stderr", left.leak, msg.header);
     }
     if (storeHistory) this.#history.add(count, code, resultText);
     if (failure) {
@@ -535,7 +537,7 @@ export class Kernel {
         const compiled = compiler.compile(String(expr));
         if ("errors" in compiled) throw new Error(compiled.errors.map((e) => e.message).join("; "));
         const r = await this.#runner.run(compiled, currentCell()!);
-        out[name] = { status: "ok", data: r.hasValue ? toMimeBundle(r.value, this.#plotly) : { "text/plain": "undefined" }, metadata: {} };
+        out[name] = { status: "ok", data: r.hasValue ? await toMimeBundle(r.value, this.#plotly) : { "text/plain": "undefined" }, metadata: {} };
       } catch (err) {
         out[name] = { status: "error", ...this.#traceback.report(err) };
       }

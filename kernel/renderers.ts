@@ -1,7 +1,8 @@
 /**
- * Turns values into Jupyter MIME bundles: the `Jupyter.mimebundle` protocol, tfjs tensors, danfo
- * DataFrame/Series, Plotly figures (any plain `{data: [], layout: {}}` object) and everything else
- * through `util.inspect`.
+ * Turns values into Jupyter MIME bundles: an object's own display method (Deno's
+ * `Symbol.for("Jupyter.display")`, sync or async, or this kernel's `Symbol.for("Jupyter.mimebundle")`),
+ * tfjs tensors, danfo DataFrame/Series, Plotly figures (any plain `{data: [], layout: {}}` object) and
+ * everything else through `util.inspect`.
  */
 import { inspect } from "node:util";
 import { randomUUID } from "node:crypto";
@@ -9,8 +10,20 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { MimeBundle } from "../lib/host.ts";
 
-/** The symbol objects use to render themselves (the convention of Deno's kernel). */
+/**
+ * The symbol of Deno's kernel for objects that render themselves (`Deno.jupyter.$display`): a method
+ * returning a MIME bundle or a Promise of one.
+ */
+export const DENO_DISPLAY_SYMBOL = Symbol.for("Jupyter.display");
+
+/** This kernel's own symbol for the same (a method returning a MIME bundle), kept for existing code. */
 export const MIMEBUNDLE_SYMBOL = Symbol.for("Jupyter.mimebundle");
+
+/** The display-method symbols honoured, in order, with the names messages use. */
+const DISPLAY_SYMBOLS: readonly [symbol, string][] = [
+  [DENO_DISPLAY_SYMBOL, 'Symbol.for("Jupyter.display")'],
+  [MIMEBUNDLE_SYMBOL, 'Symbol.for("Jupyter.mimebundle")'],
+];
 
 /** The Plotly MIME type JupyterLab renders natively. */
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
@@ -177,16 +190,28 @@ export class PlotlyHtml {
   }
 }
 
-/** Makes a MIME bundle for any value; `text/plain` is always present. */
-export function toMimeBundle(value: unknown, plotly: PlotlyHtml): MimeBundle {
+/** Checks what a display method returned and adds `text/plain` when it lacks one. */
+function customBundle(value: unknown, bundle: unknown, symbolName: string): MimeBundle {
+  if (typeof bundle !== "object" || bundle === null || Array.isArray(bundle)) {
+    throw new TypeError(`[${symbolName}]() must return an object of MIME type → data, got ${inspect(bundle)}`);
+  }
+  return { "text/plain": inspect(value), ...(bundle as MimeBundle) };
+}
+
+/**
+ * Makes a MIME bundle for any value; `text/plain` is always present. A Promise of the bundle when the
+ * value's display method returns one (Deno's kernel allows async display methods).
+ */
+export function toMimeBundle(value: unknown, plotly: PlotlyHtml): MimeBundle | Promise<MimeBundle> {
   if (typeof value === "object" && value !== null || typeof value === "function") {
-    const custom = (value as Record<symbol, unknown>)[MIMEBUNDLE_SYMBOL];
-    if (typeof custom === "function") {
-      const bundle = custom.call(value) as MimeBundle;
-      if (typeof bundle !== "object" || bundle === null) {
-        throw new TypeError(`[Symbol.for("Jupyter.mimebundle")]() must return an object of MIME type → data, got ${inspect(bundle)}`);
+    for (const [symbol, symbolName] of DISPLAY_SYMBOLS) {
+      const method = (value as Record<symbol, unknown>)[symbol];
+      if (typeof method !== "function") continue;
+      const bundle: unknown = method.call(value);
+      if (typeof (bundle as PromiseLike<unknown> | null)?.then === "function") {
+        return Promise.resolve(bundle).then((resolved) => customBundle(value, resolved, symbolName));
       }
-      return { "text/plain": inspect(value), ...bundle };
+      return customBundle(value, bundle, symbolName);
     }
   }
   if (isTensor(value)) {

@@ -33,6 +33,9 @@ export * from "./models/classifier.ts";
 export * from "./models/safetensors.ts";
 export * from "./models/checkpoint.ts";
 export * from "./models/hub.ts";
+export { parseTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint, type TorchTensorEntry } from "./models/torch-checkpoint.ts";
+export { WEIGHT_FILES, readModelWeights } from "./models/weight-files.ts";
+export type { TensorInfo, TensorSource } from "./models/tensor-source.ts";
 
 // --- data ---
 export * from "./data/tokenizer.ts";

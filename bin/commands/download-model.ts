@@ -1,7 +1,8 @@
 /**
  * `fsam-lab download-model <hf-id | preset> [--cache DIR] [--endpoint URL] [--revision REV] [--force]`:
- * downloads a BERT checkpoint (config.json, model.safetensors, vocab.txt) from the Hugging Face hub
- * into the local cache, with a progress bar, and prints the local folder.
+ * downloads a BERT checkpoint (config.json, model.safetensors or pytorch_model.bin, sharded too, and
+ * vocab.txt) from the Hugging Face hub into the local cache, with a progress bar, and prints the
+ * local folder.
  */
 import { parseCommandFlags } from "./parse-flags.ts";
 import { bertPresets, isBertPresetName } from "../../lib/models/config.ts";

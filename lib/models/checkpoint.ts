@@ -1,23 +1,19 @@
 /**
- * Loading and saving Hugging Face model folders (`config.json`, `model.safetensors`, `vocab.txt`)
+ * Loading and saving Hugging Face model folders (`config.json`, `model.safetensors` or
+ * `pytorch_model.bin`, sharded or not, `vocab.txt`)
  * for {@link BertForSequenceClassification}. Loading maps checkpoint names onto the model's
  * parameter names (with or without the `bert.` prefix, old `LayerNorm.gamma/beta` names), checks
  * shapes by name, and reports missing, unexpected and mismatched tensors as Hugging Face does.
  */
 import * as tf from "@tensorflow/tfjs";
-import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic-write.ts";
 import { bertParameterSpecs } from "./bert.ts";
 import { BertForSequenceClassification, type CheckpointReport, classifierParameterSpecs } from "./classifier.ts";
 import { bertConfigJson, configNumLabels, parseBertConfig } from "./config.ts";
-import {
-  type SafetensorsContents,
-  type SafetensorsWriteDtype,
-  readSafetensorsFile,
-  writeSafetensorsFile,
-} from "./safetensors.ts";
+import { type SafetensorsWriteDtype, writeSafetensorsFile } from "./safetensors.ts";
+import { readModelWeights } from "./weight-files.ts";
 import { hfName } from "../names.ts";
 
 /** Options of {@link loadPretrained}. */
@@ -94,19 +90,9 @@ async function readConfigJson(path: string): Promise<unknown> {
   }
 }
 
-async function readWeights(dir: string): Promise<SafetensorsContents> {
-  const path = join(dir, "model.safetensors");
-  if (!existsSync(path)) {
-    const other = ["pytorch_model.bin", "tf_model.h5", "model.safetensors.index.json"].filter((f) => existsSync(join(dir, f)));
-    throw new Error(
-      `${dir} has no model.safetensors${other.length ? ` (found ${other.join(", ")})` : ""}: only single-file safetensors checkpoints are supported`,
-    );
-  }
-  return readSafetensorsFile(path);
-}
-
 /**
- * Loads a Hugging Face BERT folder as a {@link BertForSequenceClassification}. Checkpoint tensors
+ * Loads a Hugging Face BERT folder as a {@link BertForSequenceClassification}, from its
+ * safetensors or PyTorch weights (see `readModelWeights`). Checkpoint tensors
  * are matched by name; `position_ids` buffers are ignored; pretraining heads (`cls.*`) and any other
  * unknown tensors are reported as unused; parameters the checkpoint lacks (e.g. a fresh classifier)
  * or has with another shape are initialised from `seed` and reported. The report is logged and kept
@@ -120,7 +106,7 @@ export async function loadPretrained(
   const json = await readConfigJson(configPath);
   const config = parseBertConfig(json, configPath);
   const numLabels = options.numLabels ?? configNumLabels(json) ?? 2;
-  const weights = await readWeights(dir);
+  const weights = await readModelWeights(dir);
 
   const report: CheckpointReport = { missing: [], unexpected: [], mismatched: [], initialized: [] };
   const specs = [...bertParameterSpecs(config), ...classifierParameterSpecs(config, numLabels)];

@@ -1,5 +1,5 @@
 /**
- * Downloads a BERT model folder (`config.json`, `model.safetensors`, `vocab.txt`) from the Hugging
+ * Downloads a BERT model folder (`config.json`, the weights, `vocab.txt`) from the Hugging
  * Face hub into a local cache: resumable (`.part` files continued with HTTP Range), checked (size
  * against Content-Length / Content-Range, sha256 against the hub's LFS ETag when it is one), renamed
  * into place only when complete, with progress callbacks. Uses Node's http/https modules only.
@@ -15,6 +15,7 @@ import { pipeline } from "node:stream/promises";
 import { currentAbortSignal } from "../host.ts";
 import { writeFileAtomic } from "../atomic-write.ts";
 import { notebookDownloadProgress } from "./download-progress.ts";
+import { fetchModelWeights } from "./weight-files.ts";
 
 /** Progress of one file's download. */
 export interface DownloadProgress {
@@ -74,7 +75,7 @@ export interface DownloadResult {
   cached: boolean;
 }
 
-const REQUIRED_FILES = ["config.json", "model.safetensors"];
+const CONFIG_FILE = "config.json";
 const OPTIONAL_FILES = ["vocab.txt"];
 const MANIFEST = "download.json";
 
@@ -317,9 +318,11 @@ async function readManifest(dir: string): Promise<DownloadResult | undefined> {
 }
 
 /**
- * Downloads `config.json`, `model.safetensors` and (if the hub has it) `vocab.txt` of a hub model
- * into `modelCacheDir(hfId)` and returns the folder. A complete earlier download is reused without
- * network access. Interrupted downloads resume from their `.part` file; each file is checked
+ * Downloads `config.json`, the weights and (if the hub has it) `vocab.txt` of a hub model into
+ * `modelCacheDir(hfId)` and returns the folder. The weights are the first the repository has of
+ * `model.safetensors`, `model.safetensors.index.json`, `pytorch_model.bin` and
+ * `pytorch_model.bin.index.json`, with the shards an index lists. A complete earlier download is
+ * reused without network access. Interrupted downloads resume from their `.part` file; each file is checked
  * (size, and sha256 for LFS files) before it is renamed into place. Offline, it fails with
  * "could not reach <url>: <reason>; check your connection or set HF_ENDPOINT".
  */
@@ -344,21 +347,27 @@ export async function downloadModel(hfId: string, options: DownloadModelOptions 
     signal: options.signal ?? currentAbortSignal(),
     onProgress: options.onProgress ?? notebookDownloadProgress(`downloading ${hfId}`),
   };
-  const files: DownloadedFile[] = [];
-  const absent: string[] = [];
-  for (const file of [...REQUIRED_FILES, ...OPTIONAL_FILES]) {
+  /** Downloads one file; undefined when the repository does not have it (404). */
+  const fetchIfPresent = async (file: string): Promise<DownloadedFile | undefined> => {
     const url = hubFileUrl(endpoint, hfId, revision, file);
     try {
-      files.push(await fetchFile(url, file, join(dir, file), ctx, options.retries ?? 3, options.retryDelayMs ?? 1000));
+      return await fetchFile(url, file, join(dir, file), ctx, options.retries ?? 3, options.retryDelayMs ?? 1000);
     } catch (err) {
-      if (!(err instanceof DownloadError) || err.status !== 404) throw err;
-      if (OPTIONAL_FILES.includes(file)) absent.push(file);
-      else if (file === "model.safetensors") {
-        throw new Error(
-          `${hfId} has no model.safetensors at revision "${revision}" (${url} gave 404): only safetensors checkpoints are supported; pick a revision that has one or convert the checkpoint`,
-        );
-      } else throw new Error(`${hfId}: ${file} not found at revision "${revision}" (${url} gave 404); is the model id right?`);
+      if (err instanceof DownloadError && err.status === 404) return undefined;
+      throw err;
     }
+  };
+  const config = await fetchIfPresent(CONFIG_FILE);
+  if (config === undefined) {
+    const url = hubFileUrl(endpoint, hfId, revision, CONFIG_FILE);
+    throw new Error(`${hfId}: ${CONFIG_FILE} not found at revision "${revision}" (${url} gave 404); is the model id right?`);
+  }
+  const files: DownloadedFile[] = [config, ...(await fetchModelWeights(fetchIfPresent, `${hfId} at revision "${revision}"`))];
+  const absent: string[] = [];
+  for (const file of OPTIONAL_FILES) {
+    const got = await fetchIfPresent(file);
+    if (got) files.push(got);
+    else absent.push(file);
   }
   const result: DownloadResult = { dir, files, absent, cached: false };
   writeFileAtomic(

@@ -170,6 +170,11 @@ function decode(dtype: SafetensorsDtype, raw: ArrayBuffer): Float32Array {
   }
 }
 
+/** Decodes little-endian `dtype` elements held in `bytes` to a new float32 array. */
+export function decodeToFloat32(dtype: SafetensorsDtype, bytes: Uint8Array): Float32Array {
+  return decode(dtype, alignedCopy(bytes, 0, bytes.length));
+}
+
 function parseEntry(name: string, value: unknown, dataLength: number, source: string): SafetensorsEntry {
   const where = `${source}: tensor "${name}"`;
   if (typeof value !== "object" || value === null) throw new Error(`${where}: header entry is not an object`);

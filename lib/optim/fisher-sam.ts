@@ -148,7 +148,8 @@ export class FisherSAM extends SAM {
       let kept = 0;
       for (let i = 0; i < data.length; i++) kept += data[i];
       this.keptCounts.set(v.name, kept);
-      this.maskTensors.set(v.name, tf.keep(tf.tensor(new Float32Array(data), v.shape, "float32")));
+      // A non-trainable variable: optimizer state, counted with the model's variables, not as a stray tensor.
+      this.maskTensors.set(v.name, tf.tidy(() => tf.variable(tf.tensor(new Float32Array(data), v.shape, "float32"), false)));
     }
     this.fisherScores = fisher;
     this.fisherThreshold = threshold;

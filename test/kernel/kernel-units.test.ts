@@ -92,20 +92,20 @@ test("tensor renderer: dtype, shape, values, abbreviation and an HTML table", ()
   assert.equal(tensorText({ ...t, isDisposed: true }), "Tensor float32 [2, 2] (disposed)");
 });
 
-test("Plotly figures, mimebundle objects and plain values", () => {
+test("Plotly figures, mimebundle objects and plain values", async () => {
   const plotly = new PlotlyHtml();
   assert.equal(isPlotlyFigure({ data: [], layout: {} }), true);
   assert.equal(isPlotlyFigure({ data: {}, layout: {} }), false);
   assert.equal(isPlotlyFigure(new (class { data = []; layout = {}; })()), false);
-  const first = toMimeBundle({ data: [{ y: [1] }], layout: { title: "t" } }, plotly);
+  const first = await toMimeBundle({ data: [{ y: [1] }], layout: { title: "t" } }, plotly);
   assert.deepEqual(first[PLOTLY_MIME], { data: [{ y: [1] }], layout: { title: "t" } });
   const bundleSize = readFileSync(join(import.meta.dirname, "../../node_modules/plotly.js-dist/plotly.js")).length;
   assert.ok(String(first["text/html"]).length > bundleSize, "the first figure carries plotly.js");
-  const second = toMimeBundle({ data: [], layout: {} }, plotly);
+  const second = await toMimeBundle({ data: [], layout: {} }, plotly);
   assert.ok(String(second["text/html"]).length < 5000, "later figures do not");
-  const custom = toMimeBundle({ [Symbol.for("Jupyter.mimebundle")]: () => ({ "text/html": "<i>x</i>" }) }, plotly);
+  const custom = await toMimeBundle({ [Symbol.for("Jupyter.mimebundle")]: () => ({ "text/html": "<i>x</i>" }) }, plotly);
   assert.equal(custom["text/html"], "<i>x</i>");
-  assert.equal(toMimeBundle({ a: [1, 2] }, plotly)["text/plain"], "{ a: [ 1, 2 ] }");
+  assert.equal((await toMimeBundle({ a: [1, 2] }, plotly))["text/plain"], "{ a: [ 1, 2 ] }");
 });
 
 test("history: tail, range, search with glob patterns and unique, persisted per session", () => {

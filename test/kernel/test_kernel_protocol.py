@@ -470,6 +470,13 @@ def test_tensor_leak_is_reported(kernel):
     assert "left 2 new tensors alive" in stdout_text(msgs, "stderr")
     r, msgs = run(kc, "tf.tidy(() => tf.ones([4]).sum().dataSync()[0])")
     assert "new tensor" not in stdout_text(msgs, "stderr")
+    # Variables are state the cell means to keep: a neutral note on stdout, not a leak.
+    r, msgs = run(kc, "const v1 = tf.tidy(() => tf.variable(tf.zeros([2])));\nconst v2 = tf.tidy(() => tf.variable(tf.ones([3]), false));")
+    assert "keeps 2 new tf.Variables" in stdout_text(msgs)
+    assert "alive" not in stdout_text(msgs, "stderr")
+    r, msgs = run(kc, "const v3 = tf.variable(tf.zeros([2]));")
+    assert "keeps 1 new tf.Variable " in stdout_text(msgs)
+    assert "left 1 new tensor alive" in stdout_text(msgs, "stderr")
 
 
 def test_rich_results(kernel):
@@ -484,6 +491,12 @@ def test_rich_results(kernel):
     assert "newPlot" in data["text/html"]
     r, msgs = run(kc, '({ [Symbol.for("Jupyter.mimebundle")]() { return { "text/markdown": "**md**" }; } })')
     assert outputs(msgs, "execute_result")[0]["content"]["data"]["text/markdown"] == "**md**"
+    # Objects written for Deno's kernel: Symbol.for("Jupyter.display"), sync or async.
+    r, msgs = run(kc, 'class Deno1 { [Symbol.for("Jupyter.display")]() { return Promise.resolve({ "text/html": "<b>deno</b>" }); } }\nnew Deno1()')
+    assert outputs(msgs, "execute_result")[0]["content"]["data"]["text/html"] == "<b>deno</b>"
+    r, msgs = run(kc, 'await display({ [Symbol.for("Jupyter.display")]: async () => ({ "text/markdown": "*d*" }) });\nconsole.log("after")')
+    assert outputs(msgs, "display_data")[0]["content"]["data"]["text/markdown"] == "*d*"
+    assert r["content"]["status"] == "ok"
     r, msgs = run(kc, "new dfd.DataFrame({ a: [1, 2], b: [3, 4] })")
     assert "<table" in outputs(msgs, "execute_result")[0]["content"]["data"]["text/html"]
 

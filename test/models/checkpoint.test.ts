@@ -133,8 +133,10 @@ test("a pretraining checkpoint: prefix-less and gamma/beta names, position_ids, 
 test("missing weights file and bad config give clear errors", () =>
   withDir(async (dir) => {
     await writeFile(join(dir, "config.json"), JSON.stringify(tiny));
+    await writeFile(join(dir, "tf_model.h5"), "x");
+    await assert.rejects(loadPretrained(dir), /has no weights this lab reads \(model.safetensors, .*pytorch_model.bin.*\); found tf_model.h5/);
     await writeFile(join(dir, "pytorch_model.bin"), "x");
-    await assert.rejects(loadPretrained(dir), /has no model.safetensors \(found pytorch_model.bin\): only single-file safetensors checkpoints are supported/);
+    await assert.rejects(loadPretrained(dir), /pytorch_model.bin: not a PyTorch checkpoint \(expected the zip archive torch.save writes\)/);
     await writeFile(join(dir, "config.json"), JSON.stringify({ ...tiny, num_attention_heads: 3 }));
     await assert.rejects(loadPretrained(dir), /config.json: hidden_size \(8\) must be divisible by num_attention_heads \(3\)/);
     await assert.rejects(loadPretrained(join(dir, "nowhere")), /cannot read .*nowhere.*config.json/);

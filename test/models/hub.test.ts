@@ -37,17 +37,20 @@ interface HubOptions {
   announcedSha?: string;
   /** Files the repository lacks. */
   lacking?: string[];
+  /** The repository's files, instead of the safetensors checkpoint written above. */
+  serve?: Record<string, Buffer>;
 }
 
 /** A fake hub: /<id>/resolve/main/<file>; weights redirect to /cdn/ as the real hub does for LFS. */
 async function startHub(options: HubOptions = {}) {
   const requests: { path: string; range?: string }[] = [];
   let drops = options.dropFirst ? 1 : 0;
+  const served = options.serve ?? files;
   const server = http.createServer((req, res) => {
     const path = req.url ?? "";
     requests.push({ path, range: req.headers.range });
-    const m = /^\/([\w.-]+\/[\w.-]+)\/resolve\/main\/([\w.]+)$/.exec(path);
-    if (m && files[m[2]] && !options.lacking?.includes(m[2])) {
+    const m = /^\/([\w.-]+\/[\w.-]+)\/resolve\/main\/([\w.-]+)$/.exec(path);
+    if (m && served[m[2]] && !options.lacking?.includes(m[2])) {
       if (m[2] === "model.safetensors") {
         res.writeHead(302, {
           location: "/cdn/blob",
@@ -57,8 +60,8 @@ async function startHub(options: HubOptions = {}) {
         res.end();
         return;
       }
-      res.writeHead(200, { "content-length": files[m[2]].length, etag: '"0123456789abcdef0123456789abcdef01234567"' });
-      res.end(files[m[2]]);
+      res.writeHead(200, { "content-length": served[m[2]].length, etag: '"0123456789abcdef0123456789abcdef01234567"' });
+      res.end(served[m[2]]);
       return;
     }
     if (path === "/cdn/blob") {
@@ -160,12 +163,12 @@ test("a checksum mismatch is refused and leaves no file behind", async () => {
   }
 });
 
-test("missing files: no safetensors is an error, no vocab.txt is noted", async () => {
+test("missing files: no weights at all is an error, no vocab.txt is noted", async () => {
   const hub = await startHub({ lacking: ["model.safetensors"] });
   try {
     await assert.rejects(
-      downloadModel("org/pt-only", { cacheDir: join(root, "cache3"), endpoint: hub.url }),
-      /org\/pt-only has no model.safetensors at revision "main" .*gave 404\): only safetensors checkpoints are supported/,
+      downloadModel("org/no-weights", { cacheDir: join(root, "cache3"), endpoint: hub.url }),
+      /org\/no-weights at revision "main" has none of model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json: is it a model in Hugging Face format\?/,
     );
   } finally {
     await hub.close();
@@ -254,6 +257,47 @@ test("in a notebook, progress is one output updated in place", async () => {
     assert.match(String(shown.at(-1)!.bundle["text/html"]), /<progress value="1.0000" max="1"/);
   } finally {
     setHost(undefined);
+    await hub.close();
+  }
+});
+
+/** The files of a PyTorch fixture folder (written by test/models/fixtures/make_torch_fixtures.py). */
+async function torchFixture(folder: string): Promise<Record<string, Buffer>> {
+  const dir = join(import.meta.dirname, "fixtures", "torch", folder);
+  const out: Record<string, Buffer> = {};
+  for (const f of await readdir(dir)) if (f !== "expected.json") out[f] = await readFile(join(dir, f));
+  return out;
+}
+
+test("a repository with only pytorch_model.bin, or a sharded one, downloads and loads", async () => {
+  for (const folder of ["bert-f32", "bert-sharded"]) {
+    const serve = await torchFixture(folder);
+    const hub = await startHub({ serve });
+    try {
+      const result = await downloadModel(`org/${folder}`, { cacheDir: join(root, "cache8"), endpoint: hub.url });
+      const weightFiles = Object.keys(serve).filter((f) => f !== "config.json").sort();
+      assert.deepEqual(result.files.map((f) => f.name).sort(), ["config.json", ...weightFiles].sort());
+      assert.deepEqual(result.absent, ["vocab.txt"]);
+      for (const f of result.files) assert.ok((await readFile(f.path)).equals(serve[f.name]), `${f.name} differs`);
+      const tried = hub.requests.map((r) => r.path.split("/").pop());
+      assert.deepEqual(tried.slice(0, 3), ["config.json", "model.safetensors", "model.safetensors.index.json"], "safetensors are preferred");
+      const expected = JSON.parse(await readFile(join(import.meta.dirname, "fixtures", "torch", folder, "expected.json"), "utf8"));
+      const model = await loadPretrained(result.dir, { log: false });
+      assert.deepEqual(model.variable("bert.pooler.dense.weight").dataSync(), Float32Array.from(expected["bert.pooler.dense.weight"].values));
+      model.dispose();
+    } finally {
+      await hub.close();
+    }
+  }
+  const serve = await torchFixture("bert-sharded");
+  delete serve["pytorch_model-00002-of-00002.bin"];
+  const hub = await startHub({ serve });
+  try {
+    await assert.rejects(
+      downloadModel("org/half-sharded", { cacheDir: join(root, "cache8"), endpoint: hub.url }),
+      /org\/half-sharded at revision "main": pytorch_model.bin.index.json lists pytorch_model-00002-of-00002.bin, which the repository does not have/,
+    );
+  } finally {
     await hub.close();
   }
 });
