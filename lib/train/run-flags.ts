@@ -33,6 +33,8 @@ export const runFlagSpec = {
   "mask-interval": { type: "string" },
   "fisher-samples": { type: "string" },
   "fisher-mode": { type: "string" },
+  maskable: { type: "string" },
+  preset: { type: "string" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
 /** Help text of the shared flags. */
@@ -65,7 +67,15 @@ optimizer:
   --sparsity S             FSAM sparsity (default 0.9)
   --mask-interval T        FSAM mask refresh interval (default 100)
   --fisher-samples N       FSAM Fisher samples (default 128)
-  --fisher-mode M          per-sample | batch (default per-sample)`;
+  --fisher-mode M          per-sample | batch (default per-sample)
+  --maskable R             FSAM mask coverage: authors (names with 'bias' or 'embed' are not maskable and
+                           keep their full perturbation, as the authors' code) | all (default authors)
+preset:
+  --preset P               fsam-paper: the FSAM paper's setup (Adam 0.9/0.98, eps 1e-6, L2 weight decay
+                           0.01, no clipping, 10 epochs, LR 1e-5 cola/mrpc/sst2, 2e-5 rte/stsb, 6% warm-up,
+                           linear decay, batch 32, rho 0.05, sparsity 0.9, mask interval 100); flags
+                           given explicitly win | none (default none for train; compare uses
+                           fsam-paper for cola, mrpc, sst2, rte, stsb)`;
 
 type FlagValues = Partial<Record<keyof typeof runFlagSpec, string | undefined>>;
 
@@ -108,6 +118,8 @@ export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
     maskInterval: numberFlag("mask-interval", values["mask-interval"], "integer"),
     fisherSamples: numberFlag("fisher-samples", values["fisher-samples"], "integer"),
     fisherMode: oneOf("fisher-mode", values["fisher-mode"], ["per-sample", "batch"] as const),
+    maskable: oneOf("maskable", values.maskable, ["authors", "all"] as const),
+    preset: oneOf("preset", values.preset, ["fsam-paper", "none"] as const),
   };
   const perClass = numberFlag("low-resource", values["low-resource"], "integer");
   const total = numberFlag("low-resource-total", values["low-resource-total"], "integer");
