@@ -10,6 +10,7 @@ export * from "./host.ts";
 export * from "./types.ts";
 export * from "./names.ts";
 export * from "./random.ts";
+export * from "./counter-random.ts";
 export * from "./atomic-write.ts";
 
 // --- backend ---
@@ -24,6 +25,7 @@ export * from "./optim/sam.ts";
 export * from "./optim/fisher-sam.ts";
 export * from "./optim/esam-options.ts";
 export * from "./optim/esam.ts";
+export * from "./optim/maskable.ts";
 
 // --- models ---
 export * from "./models/config.ts";
@@ -55,6 +57,7 @@ export * from "./train/adamw.ts";
 export * from "./train/clip.ts";
 export * from "./train/optimizer-names.ts";
 export * from "./train/optimizers.ts";
+export * from "./train/presets.ts";
 export * from "./train/history.ts";
 export * from "./train/history-frame.ts";
 export * from "./train/progress.ts";

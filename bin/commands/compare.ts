@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { checkOptimizerName, optimizerNames, type OptimizerName } from "../../lib/train/optimizer-names.ts";
 import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
 import { readResults, type RunRecord } from "../../lib/train/results-file.ts";
+import { fsamPaperLearningRates } from "../../lib/train/presets.ts";
 import type { CompareSummaryRow } from "../../lib/train/compare.ts";
 import { historyCsv } from "../../lib/train/history.ts";
 import { writeFileAtomic } from "../../lib/atomic-write.ts";
@@ -47,6 +48,9 @@ runs/*.json files back), then collect:
       --optimizers adam,sam,fsam --seeds 5 --print-commands > jobs.txt
   parallel -j 4 < jobs.txt           # or: xargs -P 4 -I{} sh -c {} < jobs.txt, a SLURM array, …
   fsam-lab compare --out sweep --collect`;
+
+/** The tasks that get `--preset fsam-paper` by default. */
+const paperPresetTasks = Object.keys(fsamPaperLearningRates);
 
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
@@ -141,6 +145,8 @@ export async function run(argv: string[]): Promise<number> {
     const v = (values as Record<string, unknown>)[key];
     if (typeof v === "string") shared.push(`--${key}`, v);
   }
+  // As compare() does: the paper's GLUE tasks run the paper's setup unless --preset says otherwise.
+  if (values.preset === undefined && values.task !== undefined && paperPresetTasks.includes(values.task)) shared.push("--preset", "fsam-paper");
   const planned = seeds.flatMap((seed) => optimizers.map((optimizer) => ({ optimizer, seed, out: runFile(dir, optimizer, seed) })));
   const argsOf = (p: (typeof planned)[number]) => ["train", ...shared, "--optimizer", p.optimizer, "--seed", String(p.seed), "--out", p.out];
   if (values["print-commands"]) {

@@ -14,6 +14,7 @@ import { gradients } from "./hvp.ts";
 import { hessianDiagonal } from "./sharpness.ts";
 import type { HvpOptions } from "./hvp.ts";
 import { deriveSeed, resolveSeed } from "./param-vector.ts";
+import { uniformArray } from "../counter-random.ts";
 import type { LongRunOptions } from "./progress.ts";
 
 /** A parameter-importance criterion. */
@@ -113,7 +114,7 @@ async function criterionScores(
       for (const v of vars) out.set(v.name, (v.dataSync() as Float32Array).map(Math.abs));
       return out;
     case "random":
-      vars.forEach((v, i) => out.set(v.name, tf.tidy(() => tf.randomUniform(v.shape, 0, 1, "float32", deriveSeed(seed, i)).dataSync() as Float32Array)));
+      vars.forEach((v, i) => out.set(v.name, uniformArray(v.size, seed, i)));
       return out;
     case "gradient": {
       if (!options.loss) throw new Error('compareMaskCriteria: criterion "gradient" needs option loss');

@@ -20,6 +20,7 @@ import * as tf from "@tensorflow/tfjs";
 import { hfName } from "../names.ts";
 import { blockOf } from "./blocks.ts";
 import { deriveSeed, resolveSeed } from "./param-vector.ts";
+import { gaussianArray } from "../counter-random.ts";
 import { gradients, type HvpMethod } from "./hvp.ts";
 import { hessianEigen, type EigenOptions } from "./sharpness.ts";
 
@@ -166,7 +167,7 @@ export function randomDirection(vars: readonly tf.Variable[], options: RandomDir
     }
     const d: NamedArray = {
       shape: w.shape,
-      data: tf.tidy(() => tf.randomNormal(v.shape, 0, 1, "float32", deriveSeed(seed, hashName(name))).dataSync() as Float32Array),
+      data: gaussianArray(v.size, deriveSeed(seed, hashName(name))),
     };
     values.set(name, { shape: w.shape, data: options.filterNormalize === false ? d.data : filterNormalize(d, w, options.filterAxis ?? 0) });
   }

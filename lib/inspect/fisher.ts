@@ -12,6 +12,7 @@ import { newDataFrame } from "../danfo.ts";
 import { computeFisher } from "../optim/fisher.ts";
 import { topKMask, kthLargest } from "../optim/topk.ts";
 import { blockOf, groupByBlock, LAYER_COMPONENTS } from "./blocks.ts";
+import { maskablePredicate, type MaskableRule } from "../optim/maskable.ts";
 
 /** The mask state the atlas reads; a `FisherSAM` instance satisfies it. */
 export interface FisherMaskState {
@@ -23,6 +24,8 @@ export interface FisherMaskState {
   readonly threshold: number;
   /** The optimizer step, when known. */
   readonly step?: number;
+  /** Variables outside the mask (full perturbation at every step), name → size; a `FisherSAM` has it. */
+  readonly alwaysPerturbed?: Map<string, number>;
 }
 
 /** Computes the Fisher and its mask directly (no optimizer needed). */
@@ -35,6 +38,8 @@ export interface FisherAtlasInput {
   samples: number;
   /** Fraction of parameters NOT kept (FSAM's sparsity s); the mask keeps floor((1 − s)·n). */
   sparsity: number;
+  /** Which variables are maskable, as FisherSAM's option. Default `"authors"`. */
+  maskable?: MaskableRule;
 }
 
 /** Fisher statistics of a set of scores. */
@@ -91,6 +96,22 @@ export interface BlockAtlasRow extends FisherSummary {
   maskShare: number;
   /** size / total size: the share the block would get from a uniform mask. */
   sizeShare: number;
+  /** Parameters of the block outside the mask: always perturbed (0 when every variable is maskable). */
+  alwaysPerturbed: number;
+  /** (kept + alwaysPerturbed) / (size + alwaysPerturbed): the fraction of the block that is perturbed. */
+  perturbedFraction: number;
+}
+
+/** A variable outside the mask: it keeps its full perturbation at every step. */
+export interface AlwaysPerturbedRow {
+  /** tfjs variable name. */
+  name: string;
+  /** Block id (blocks.ts). */
+  block: string;
+  /** Layer index or null. */
+  layer: number | null;
+  /** Number of parameters. */
+  size: number;
 }
 
 /** A histogram of a block's Fisher scores on log10-spaced bins shared by all blocks. */
@@ -123,10 +144,16 @@ export interface FisherAtlas {
   threshold: number;
   /** The optimizer step of the mask, when known. */
   step?: number;
-  /** Parameters scored. */
+  /** Parameters scored (the maskable ones). */
   totalSize: number;
   /** Parameters kept. */
   totalKept: number;
+  /** Variables outside the mask, always perturbed (empty when every variable is maskable). */
+  alwaysPerturbedRows: AlwaysPerturbedRow[];
+  /** Their parameter count. */
+  alwaysPerturbedSize: number;
+  /** (totalKept + alwaysPerturbedSize) / (totalSize + alwaysPerturbedSize): the perturbed fraction of the model. */
+  perturbedFraction: number;
   /** Per-variable rows, in variable order. */
   variableRows: VariableAtlasRow[];
   /** Per-block rows, in model order. */
@@ -190,9 +217,11 @@ function maskState(source: FisherMaskState | FisherAtlasInput): FisherMaskState 
   const { vars, fisherLoss, samples, sparsity } = source;
   if (!(sparsity >= 0 && sparsity <= 1)) throw new Error(`fisherAtlas: option sparsity must be in [0, 1], got ${sparsity}`);
   if (typeof fisherLoss !== "function") throw new Error("fisherAtlas: option fisherLoss must be a function (i) => tf.Scalar");
-  const fisher = computeFisher(fisherLoss, vars, samples);
+  const maskable = maskablePredicate(source.maskable ?? "authors", "fisherAtlas");
+  const fisher = computeFisher(fisherLoss, vars.filter(maskable), samples);
   const { masks, threshold } = topKMask(fisher, 1 - sparsity);
-  return { fisher, maskData: masks, threshold };
+  const alwaysPerturbed = new Map(vars.filter((v) => !maskable(v)).map((v) => [v.name, v.size]));
+  return { fisher, maskData: masks, threshold, alwaysPerturbed };
 }
 
 /** Log10-spaced bin edges spanning the positive scores of all arrays. */
@@ -263,8 +292,10 @@ export function keptFractionGrid(rows: readonly Pick<VariableAtlasRow, "name" | 
 
 /**
  * Builds the Fisher-mask atlas from a `FisherSAM` (its current mask and Fisher scores) or from
- * `{vars, fisherLoss, samples, sparsity}` (Fisher computed here with lib/optim's `computeFisher`, the
- * mask with its global `topKMask`).
+ * `{vars, fisherLoss, samples, sparsity, maskable}` (Fisher computed here with lib/optim's
+ * `computeFisher`, the mask with its global `topKMask`). Variables outside the mask (the `maskable`
+ * rule; by default names containing `bias` or `embed`) are listed as always perturbed: they appear
+ * in the block rows' `alwaysPerturbed` and `perturbedFraction`, not in the Fisher statistics.
  */
 export function fisherAtlas(source: FisherMaskState | FisherAtlasInput, options: FisherAtlasOptions = {}): FisherAtlas {
   const bins = options.bins ?? 40;
@@ -296,13 +327,21 @@ export function fisherAtlas(source: FisherMaskState | FisherAtlasInput, options:
       ...fisherSummary([state.fisher.get(name)!]),
     };
   });
-  const groups = groupByBlock(names, { granularity: options.granularity });
+  const unmasked = state.alwaysPerturbed ?? new Map<string, number>();
+  const alwaysPerturbedRows: AlwaysPerturbedRow[] = [...unmasked].map(([name, size]) => {
+    const info = blockOf(name);
+    return { name, block: info.block, layer: info.layer, size };
+  });
+  const alwaysPerturbedSize = alwaysPerturbedRows.reduce((s, r) => s + r.size, 0);
+  const groups = groupByBlock([...names, ...unmasked.keys()], { granularity: options.granularity });
   const allScores = names.map((n) => state.fisher.get(n)!);
   const edges = logEdges(allScores, bins);
   const blockRows: BlockAtlasRow[] = [];
   const histograms: BlockHistogram[] = [];
-  for (const [block, members] of groups) {
-    const info = blockOf(members[0]);
+  for (const [block, all] of groups) {
+    const info = blockOf(all[0]);
+    const members = all.filter((n) => state.maskData.has(n));
+    const always = all.reduce((s, n) => s + (unmasked.get(n) ?? 0), 0);
     const size = members.reduce((s, n) => s + state.maskData.get(n)!.length, 0);
     const k = members.reduce((s, n) => s + kept.get(n)!, 0);
     const scores = members.map((n) => state.fisher.get(n)!);
@@ -315,14 +354,19 @@ export function fisherAtlas(source: FisherMaskState | FisherAtlasInput, options:
       keptFraction: size === 0 ? 0 : k / size,
       maskShare: share(k),
       sizeShare: totalSize === 0 ? 0 : size / totalSize,
+      alwaysPerturbed: always,
+      perturbedFraction: size + always === 0 ? 0 : (k + always) / (size + always),
       ...fisherSummary(scores),
     });
-    histograms.push({ block, edges, ...logHistogram(scores, edges) });
+    if (members.length > 0) histograms.push({ block, edges, ...logHistogram(scores, edges) });
   }
   const atlas: FisherAtlas = {
     threshold: state.threshold,
     totalSize,
     totalKept,
+    alwaysPerturbedRows,
+    alwaysPerturbedSize,
+    perturbedFraction: totalSize + alwaysPerturbedSize === 0 ? 0 : (totalKept + alwaysPerturbedSize) / (totalSize + alwaysPerturbedSize),
     variableRows,
     blockRows,
     variables: toFrame(variableRows),

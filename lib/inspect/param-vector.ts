@@ -4,6 +4,7 @@
  * a point to the variables). Results that are tensors are new; callers dispose them.
  */
 import * as tf from "@tensorflow/tfjs";
+import { gaussianArray, mixSeed, rademacherArray } from "../counter-random.ts";
 
 /** One tensor per variable, same shapes and order as the variable list. */
 export type ParamVector = tf.Tensor[];
@@ -63,30 +64,38 @@ export function assignOffset(
   );
 }
 
-/** A per-call seed derived from a base seed and a counter, so seeded runs are reproducible. */
+/**
+ * A per-call seed derived from a base seed and counters (SplitMix64 mixing, lib/counter-random.ts):
+ * different base seeds or counters give unrelated seeds, so seeded runs are reproducible and their
+ * random vectors independent.
+ */
 export function deriveSeed(seed: number, ...counters: number[]): number {
-  let h = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
-  for (const c of counters) h = (Math.imul(h ^ Math.floor(c), 0x85ebca6b) + 0x632be5ab) >>> 0;
-  return h % 2147483647;
+  return mixSeed(seed, ...counters);
 }
 
 /** A base seed: the given one, or a random one when it is undefined. */
 export function resolveSeed(seed: number | undefined): number {
   if (seed === undefined) return Math.floor(Math.random() * 2147483647);
-  if (!Number.isFinite(seed)) throw new Error(`option seed must be a finite number, got ${seed}`);
+  if (!Number.isSafeInteger(seed)) throw new Error(`option seed must be an integer, got ${seed}`);
   return seed;
 }
 
-/** A standard Gaussian vector shaped like `shapes`, seeded. */
+/**
+ * A standard Gaussian vector shaped like `shapes`, seeded: part i is stream i of `seed` of the
+ * counter-based generator (generated on the host and uploaded), so parts and seeds are independent.
+ */
 export function gaussianVector(shapes: readonly number[][], seed: number): ParamVector {
-  return shapes.map((s, i) => tf.randomNormal(s, 0, 1, "float32", deriveSeed(seed, i)));
+  return shapes.map((s, i) => tf.tensor(gaussianArray(sizeOf(s), seed, i), s, "float32"));
 }
 
-/** A Rademacher (±1 with equal probability) vector shaped like `shapes`, seeded. */
+/** A Rademacher (±1 with equal probability) vector shaped like `shapes`, seeded as {@link gaussianVector}. */
 export function rademacherVector(shapes: readonly number[][], seed: number): ParamVector {
-  return shapes.map((s, i) =>
-    tf.tidy(() => tf.sub(tf.mul(tf.greater(tf.randomUniform(s, 0, 1, "float32", deriveSeed(seed, i)), 0.5).toFloat(), 2), 1)),
-  );
+  return shapes.map((s, i) => tf.tensor(rademacherArray(sizeOf(s), seed, i), s, "float32"));
+}
+
+/** Number of elements of a shape. */
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** The shapes of the variables. */

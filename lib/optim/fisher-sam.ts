@@ -56,8 +56,10 @@ export interface MaskStats {
  * (F_j = (1/N) Σ_i (∂ fisherLoss(i)/∂w_j)², or the squared batch gradient in `"batch"` mode) and a
  * mask keeps the floor((1 − sparsity)·n) parameters with the largest F over all maskable variables
  * together. Each step computes the SAM perturbation e (ASAM / GSAM options compose) with the norm
- * over the full gradient, multiplies e by the mask on maskable variables (non-maskable ones keep
- * their full perturbation), and gives the base optimizer the full gradient at w + e.
+ * over the full gradient, multiplies e by the mask on maskable variables (non-maskable ones — by
+ * default every name containing `bias` or `embed`, the authors' rule, see maskable.ts — keep their
+ * full perturbation), and gives the base optimizer the full gradient at w + e. Unlike the authors'
+ * Fisher-GSAM, e is never divided by the keep ratio.
  * `sparsity = 0` is exactly SAM; `sparsity = 1` with every variable maskable is exactly the base
  * optimizer (the second gradient is then skipped, since the perturbation is zero).
  */
@@ -71,6 +73,7 @@ export class FisherSAM extends SAM {
   private readonly keptCounts = new Map<string, number>();
   private fisherScores = new Map<string, Float32Array>();
   private fisherThreshold = NaN;
+  private readonly unmasked = new Map<string, number>();
   private lastVars: tf.Variable[] | undefined;
   private readonly listeners = new Set<(e: MaskRefreshEvent) => void>();
 
@@ -98,6 +101,14 @@ export class FisherSAM extends SAM {
   /** The Fisher scores of the last refresh, per maskable variable name. */
   get fisher(): Map<string, Float32Array> {
     return this.fisherScores;
+  }
+
+  /**
+   * The variables of the last refresh that are not maskable (option `maskable`), name → size: they
+   * keep their full perturbation at every step.
+   */
+  get alwaysPerturbed(): Map<string, number> {
+    return this.unmasked;
   }
 
   /** Smallest kept Fisher score of the last refresh (NaN before the first one). */
@@ -134,7 +145,10 @@ export class FisherSAM extends SAM {
    * and notifies the {@link FisherSAM.onMaskRefresh} listeners.
    */
   updateMask(varList?: tf.Variable[]): void {
-    const vars = trainableVariables(varList ?? this.lastVars).filter((v) => this.options.maskable(v));
+    const candidates = trainableVariables(varList ?? this.lastVars);
+    const vars = candidates.filter((v) => this.options.maskable(v));
+    this.unmasked.clear();
+    for (const v of candidates) if (!this.options.maskable(v)) this.unmasked.set(v.name, v.size);
     const { fisherLoss, fisherMode, fisherSamples, sparsity } = this.options;
     const fisher = computeFisher(fisherLoss, vars, fisherMode === "batch" ? 1 : fisherSamples);
     const { masks, threshold } = topKMask(fisher, 1 - sparsity);

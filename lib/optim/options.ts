@@ -2,6 +2,7 @@
  * Options of the SAM-family optimizers, with their defaults and validation.
  */
 import type * as tf from "@tensorflow/tfjs";
+import { maskablePredicate, maskableRuleName, type MaskableRule, type MaskableRuleName } from "./maskable.ts";
 
 /** Options of {@link SAM} (SAM, ASAM and GSAM). */
 export interface SAMOptions {
@@ -13,7 +14,9 @@ export interface SAMOptions {
   rho?: number;
   /**
    * ASAM (Kwon et al. 2021): scale-invariant perturbation e = ρ·T²g/(‖Tg‖₂ + eps) with the
-   * element-wise operator T = |w| + eta. Default false.
+   * element-wise operator T = |w| + eta on weights and T = 1 on biases (variables whose HF name
+   * contains `bias`), as the official ASAM code does (it scales only parameters named `weight`,
+   * which on BERT are exactly the non-biases). Default false.
    */
   adaptive?: boolean;
   /**
@@ -29,7 +32,24 @@ export interface SAMOptions {
   gsamAlpha?: number;
   /** ε added to the global gradient norm to avoid dividing by zero. Must be ≥ 0. Default 1e-12. */
   eps?: number;
+  /**
+   * GSAM's ρ schedule (Zhuang et al. 2022): ρ_t follows the learning rate,
+   * ρ_t = rhoMin + (rho − rhoMin)·(lr_t − lrMin)/(lrMax − lrMin), `rho` being ρ_max; it is updated
+   * by `SAM.followLearningRate(lr)`, which the trainer's `setLearningRate` calls every step.
+   * Default null: ρ stays at `rho`.
+   */
+  rhoSchedule?: RhoSchedule | null;
 }
+
+/** The learning-rate range a GSAM ρ schedule maps onto [rhoMin, rho] (a type alias, so configs can hold it). */
+export type RhoSchedule = {
+  /** ρ_min, reached when the learning rate is `lrMin`. In [0, rho]. */
+  rhoMin: number;
+  /** The peak learning rate, at which ρ_t = rho. */
+  lrMax: number;
+  /** The lowest learning rate of the schedule (0 for linear warm-up and decay). Default 0. */
+  lrMin?: number;
+};
 
 /** How {@link FisherSAM} estimates the Fisher information of each parameter. */
 export type FisherMode = "per-sample" | "batch";
@@ -64,25 +84,34 @@ export interface FisherSAMOptions extends SAMOptions {
   fisherLoss?: (i: number) => tf.Scalar;
   /**
    * `"per-sample"` (default): the empirical Fisher of the paper's equation, the mean of squared
-   * per-example gradients over `fisherSamples` calls (one backward pass per example).
+   * per-example gradients over `fisherSamples` calls (one backward pass per example), E[g²].
    * `"batch"`: F_j = (∂ fisherLoss(0) / ∂w_j)², the square of one mini-batch gradient, which is what
-   * the authors' released code computes; one backward pass, but a coarser estimate.
+   * the authors' released code computes (the training step's gradient, dropout on); one backward
+   * pass. It is (E g)² over the batch, not E[g²]: per-example gradients that disagree in sign cancel
+   * in the mean before squaring, so it ranks parameters by how consistently the batch pushes them,
+   * and it is far noisier (one batch) than the per-sample estimate.
    */
   fisherMode?: FisherMode;
   /**
-   * Which variables the mask applies to. Non-maskable variables take no part in the Fisher top-k
-   * and keep their full SAM perturbation. Default: every variable is maskable.
+   * Which variables the mask applies to (see {@link MaskableRule}). Non-maskable variables take no
+   * part in the Fisher top-k and keep their full SAM perturbation. Default `"authors"`: names
+   * containing `bias` or `embed` are not maskable, as in the authors' released code.
    */
-  maskable?: (v: tf.Variable) => boolean;
+  maskable?: MaskableRule;
 }
 
 /** {@link SAMOptions} with every default filled in. */
 export type ResolvedSAMOptions = Required<SAMOptions>;
 
-/** {@link FisherSAMOptions} with every default filled in. */
-export type ResolvedFisherSAMOptions = Required<FisherSAMOptions>;
+/** {@link FisherSAMOptions} with every default filled in; `maskable` resolved to its predicate. */
+export type ResolvedFisherSAMOptions = Required<Omit<FisherSAMOptions, "maskable">> & {
+  /** True for maskable variables. */
+  maskable: (v: tf.Variable) => boolean;
+  /** The rule's name: `authors`, `all` or `custom`. */
+  maskableRule: MaskableRuleName;
+};
 
-const samDefaults: ResolvedSAMOptions = { rho: 0.05, adaptive: false, eta: 0, gsamAlpha: 0, eps: 1e-12 };
+const samDefaults: ResolvedSAMOptions = { rho: 0.05, adaptive: false, eta: 0, gsamAlpha: 0, eps: 1e-12, rhoSchedule: null };
 
 /** Throws unless `value` is a finite number ≥ 0. */
 function nonNegative(owner: string, name: string, value: unknown): void {
@@ -122,14 +151,25 @@ export function resolveSAMOptions(options: SAMOptions = {}, owner = "SAM"): Reso
   if (typeof resolved.adaptive !== "boolean") {
     throw new Error(`${owner}: option adaptive must be a boolean, got ${String(resolved.adaptive)}`);
   }
+  const schedule = resolved.rhoSchedule;
+  if (schedule != null) {
+    const { rhoMin, lrMax, lrMin = 0 } = schedule;
+    if (!(rhoMin >= 0 && rhoMin <= resolved.rho)) {
+      throw new Error(`${owner}: option rhoSchedule.rhoMin must be in [0, rho = ${resolved.rho}], got ${String(rhoMin)}`);
+    }
+    if (!(lrMin >= 0 && lrMax > lrMin && Number.isFinite(lrMax))) {
+      throw new Error(`${owner}: option rhoSchedule needs 0 <= lrMin < lrMax, got lrMin ${String(lrMin)}, lrMax ${String(lrMax)}`);
+    }
+    resolved.rhoSchedule = { rhoMin, lrMax, lrMin };
+  }
   return resolved;
 }
 
-/** The SAM part (rho, adaptive, eta, gsamAlpha, eps) of FisherSAM options. */
+/** The SAM part (rho, adaptive, eta, gsamAlpha, eps, rhoSchedule) of FisherSAM options. */
 export function samOptionsOf(options: FisherSAMOptions): SAMOptions {
-  const { rho, adaptive, eta, gsamAlpha, eps } = options;
+  const { rho, adaptive, eta, gsamAlpha, eps, rhoSchedule } = options;
   return Object.fromEntries(
-    Object.entries({ rho, adaptive, eta, gsamAlpha, eps }).filter(([, v]) => v !== undefined),
+    Object.entries({ rho, adaptive, eta, gsamAlpha, eps, rhoSchedule }).filter(([, v]) => v !== undefined),
   ) as SAMOptions;
 }
 
@@ -152,7 +192,7 @@ export function resolveFisherSAMOptions(options: FisherSAMOptions = {}): Resolve
     fisherSamples = 128,
     fisherLoss,
     fisherMode = "per-sample",
-    maskable = () => true,
+    maskable = "authors",
   } = options;
   if (typeof sparsity !== "number" || !(sparsity >= 0 && sparsity <= 1)) {
     throw new Error(`${owner}: option sparsity must be a number in [0, 1], got ${String(sparsity)}`);
@@ -167,8 +207,6 @@ export function resolveFisherSAMOptions(options: FisherSAMOptions = {}): Resolve
   if (fisherMode !== "per-sample" && fisherMode !== "batch") {
     throw new Error(`${owner}: option fisherMode must be "per-sample" or "batch", got ${String(fisherMode)}`);
   }
-  if (typeof maskable !== "function") {
-    throw new Error(`${owner}: option maskable must be a function (v: tf.Variable) => boolean, got ${String(maskable)}`);
-  }
-  return { ...sam, sparsity, maskInterval, fisherSamples, fisherLoss, fisherMode, maskable };
+  const predicate = maskablePredicate(maskable, owner);
+  return { ...sam, sparsity, maskInterval, fisherSamples, fisherLoss, fisherMode, maskable: predicate, maskableRule: maskableRuleName(maskable) };
 }

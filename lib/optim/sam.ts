@@ -4,6 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { resolveSAMOptions, type ResolvedSAMOptions, type SAMOptions } from "./options.ts";
+import { hfName } from "../names.ts";
 
 /** Variable name → gradient, as `tf.variableGrads` returns it. */
 type GradMap = Record<string, tf.Tensor | null>;
@@ -38,7 +39,7 @@ export function trainableVariables(varList?: tf.Variable[]): tf.Variable[] {
 /**
  * SAM / ASAM / GSAM around any tfjs base optimizer. One step of `minimize(f)`:
  * g = ∇f(w) (one global norm over all variables); e = ρ·g/(‖g‖₂ + ε) (ASAM: ρ·T²g/(‖Tg‖₂ + ε) with
- * T = |w| + η); w ← w + e; g' = ∇f(w + e); w is restored exactly; GSAM: g' ← g' − α·g⊥ with g⊥ the
+ * T = |w| + η on weights, 1 on biases); w ← w + e; g' = ∇f(w + e); w is restored exactly; GSAM: g' ← g' − α·g⊥ with g⊥ the
  * part of g orthogonal to g'; finally `base.applyGradients(g')`.
  *
  * `minimize` returns the loss at the unperturbed w. It works with `model.compile({optimizer})` +
@@ -57,6 +58,8 @@ export class SAM extends tf.Optimizer {
   readonly options: ResolvedSAMOptions;
   /** Tensors kept by the loss closure during the last perturbed evaluation, freed next step. */
   private sideOutputs: tf.Tensor[] = [];
+  /** The radius ρ_t of the next step (`options.rho` unless a GSAM ρ schedule moved it). */
+  private rhoNow: number;
 
   /**
    * @param base Optimizer that receives the gradient at the perturbed point (e.g. `tf.train.adam`).
@@ -69,6 +72,23 @@ export class SAM extends tf.Optimizer {
     }
     this.base = base;
     this.options = resolveSAMOptions(options);
+    this.rhoNow = this.options.rho;
+  }
+
+  /** The neighbourhood radius ρ_t used by the next step. */
+  get rho(): number {
+    return this.rhoNow;
+  }
+
+  /**
+   * Moves ρ_t with the learning rate when the `rhoSchedule` option is set (GSAM):
+   * ρ_t = rhoMin + (rho − rhoMin)·(lr − lrMin)/(lrMax − lrMin). Without a schedule ρ stays `rho`.
+   */
+  followLearningRate(lr: number): void {
+    const schedule = this.options.rhoSchedule;
+    if (schedule == null) return;
+    const lrMin = schedule.lrMin ?? 0;
+    this.rhoNow = schedule.rhoMin + ((this.options.rho - schedule.rhoMin) * (lr - lrMin)) / (schedule.lrMax - lrMin);
   }
 
   /**
@@ -152,14 +172,15 @@ export class SAM extends tf.Optimizer {
    * with `vars`. The norm is one global norm over every variable's gradient, masked or not.
    */
   private perturbation(vars: tf.Variable[], grads: GradMap): Perturbation {
-    const { rho, adaptive, eta, eps } = this.options;
+    const { adaptive, eta, eps } = this.options;
+    const rho = this.rhoNow;
     const withGrad = vars.filter((v) => grads[v.name] != null);
     const masks = withGrad.map((v) => this.perturbationMask(v));
     const perturbedVars = withGrad.filter((_, i) => masks[i] !== "none");
     if (rho === 0 || perturbedVars.length === 0) return { vars: [], e: [] };
     const e = tf.tidy(() => {
-      // ASAM's T = |w| + η per variable; T·g enters the norm and T²·g the direction.
-      const t = adaptive ? withGrad.map((v) => tf.add(tf.abs(v), eta)) : [];
+      // ASAM's T = |w| + η per weight (T = 1 for biases); T·g enters the norm and T²·g the direction.
+      const t = adaptive ? withGrad.map((v) => (hfName(v.name).includes("bias") ? tf.onesLike(v) : tf.add(tf.abs(v), eta))) : [];
       const scaled = withGrad.map((v, i) => {
         const g = grads[v.name] as tf.Tensor;
         return adaptive ? tf.mul(t[i], g) : g;

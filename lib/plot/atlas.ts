@@ -44,49 +44,71 @@ const GROUP_ORDER = ["embeddings", "attention", "ffn", "layernorm", "pooler", "c
 
 /**
  * Stacked bars: for each layer-level position (embeddings, layer 0 … L−1, pooler, classifier) the share
- * of the global mask (%) held by its attention, FFN and LayerNorm parts; markers show each position's
- * share of all parameters (what a uniform random mask would give).
+ * of the perturbed parameters (%) held by its attention, FFN and LayerNorm parts of the Fisher mask,
+ * and — hatched grey, "always perturbed" — by its variables outside the mask (not maskable, full
+ * perturbation at every step); markers show each position's share of all parameters (what a uniform
+ * random mask would give). When every variable is maskable, the bars are the shares of the mask.
  */
 export function maskShareBars(atlas: FisherAtlas, options: { title?: string } = {}): Figure {
   const position = (name: string) => {
     const info = blockOf(name);
     return info.layer === null ? info.block : `layer ${info.layer}`;
   };
-  const positions = [...new Set(atlas.variableRows.map((r) => position(r.name)))].sort(
+  const names = [...atlas.variableRows.map((r) => r.name), ...atlas.alwaysPerturbedRows.map((r) => r.name)];
+  const positions = [...new Set(names.map(position))].sort(
     (a, b) => blockOrder(a.startsWith("layer ") ? `layer.${a.slice(6)}.attention` : a) - blockOrder(b.startsWith("layer ") ? `layer.${b.slice(6)}.attention` : b),
   );
+  const perturbed = Math.max(1, atlas.totalKept + atlas.alwaysPerturbedSize);
   const share = new Map<string, number>();
   const size = new Map<string, number>();
+  const always = new Map<string, number>();
   for (const r of atlas.variableRows) {
     const key = `${position(r.name)}|${blockOf(r.name).group}`;
-    share.set(key, (share.get(key) ?? 0) + r.maskShare);
+    share.set(key, (share.get(key) ?? 0) + r.kept / perturbed);
+    size.set(position(r.name), (size.get(position(r.name)) ?? 0) + r.size);
+  }
+  for (const r of atlas.alwaysPerturbedRows) {
+    always.set(position(r.name), (always.get(position(r.name)) ?? 0) + r.size / perturbed);
     size.set(position(r.name), (size.get(position(r.name)) ?? 0) + r.size);
   }
   const groups = GROUP_ORDER.filter((g) => positions.some((p) => share.has(`${p}|${g}`)));
-  const data = groups.map((g) => ({
+  const data: Record<string, unknown>[] = groups.map((g) => ({
     type: "bar",
     name: g,
     x: positions,
     y: positions.map((p) => 100 * (share.get(`${p}|${g}`) ?? 0)),
     marker: { color: colorAt(GROUP_ORDER.indexOf(g)) },
-    hovertemplate: `%{x} ${g}: %{y:.2f}% of the mask<extra></extra>`,
+    hovertemplate: `%{x} ${g}: %{y:.2f}% of the perturbed parameters<extra></extra>`,
   }));
+  if (always.size > 0) {
+    data.push({
+      type: "bar",
+      name: "always perturbed (not maskable)",
+      x: positions,
+      y: positions.map((p) => 100 * (always.get(p) ?? 0)),
+      marker: { color: "lightgrey", pattern: { shape: "/" } },
+      hovertemplate: "%{x}: %{y:.2f}% of the perturbed parameters, outside the mask<extra></extra>",
+    });
+  }
+  const allSize = Math.max(1, atlas.totalSize + atlas.alwaysPerturbedSize);
   data.push({
     type: "scatter",
     mode: "markers",
     name: "share of parameters",
     x: positions,
-    y: positions.map((p) => (100 * (size.get(p) ?? 0)) / Math.max(1, atlas.totalSize)),
+    y: positions.map((p) => (100 * (size.get(p) ?? 0)) / allSize),
     marker: { color: "black", symbol: "line-ew-open", size: 18 },
     hovertemplate: "%{x}: %{y:.2f}% of parameters<extra></extra>",
-  } as never);
+  });
+  const kept = `${atlas.totalKept.toLocaleString("en-US")} of ${atlas.totalSize.toLocaleString("en-US")} maskable parameters kept`;
+  const outside = atlas.alwaysPerturbedSize > 0 ? ` + ${atlas.alwaysPerturbedSize.toLocaleString("en-US")} always perturbed` : "";
   return {
     data,
     layout: {
-      title: title(options.title ?? `Share of the Fisher mask per layer (${atlas.totalKept.toLocaleString("en-US")} of ${atlas.totalSize.toLocaleString("en-US")} parameters kept)`),
+      title: title(options.title ?? `Where the perturbation goes per layer (${kept}${outside})`),
       barmode: "stack",
       xaxis: axis("block"),
-      yaxis: axis("share of the global mask (%)", { rangemode: "tozero" }),
+      yaxis: axis("share of the perturbed parameters (%)", { rangemode: "tozero" }),
     },
   };
 }

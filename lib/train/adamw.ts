@@ -9,6 +9,11 @@
  *   w ← w − lr·(m / (1−β1ᵗ)) / (sqrt(v / (1−β2ᵗ)) + ε).
  * Biases and LayerNorm weights are not decayed, as in HF's `run_glue.py` (`no_decay = ["bias",
  * "LayerNorm.weight"]`), unless `decay` says otherwise.
+ *
+ * With `weightDecayMode: "l2"` the decay is classic L2 regularisation instead, as `torch.optim.Adam`'s
+ * `weight_decay` computes it: g ← g + λ·w before the moments, and no decoupled shrinking. That is
+ * what the FSAM authors ran: their `samsgd` optimizer wraps `torch.optim.Adam` (not fairseq's own
+ * Adam, which is decoupled) with `--weight-decay 0.01` on one parameter group (every parameter).
  */
 import * as tf from "@tensorflow/tfjs";
 import { hfName } from "../names.ts";
@@ -30,6 +35,11 @@ export interface AdamWOptions {
    * LayerNorm weights ({@link decayedByDefault}).
    */
   decay?: (variableName: string) => boolean;
+  /**
+   * `"decoupled"` (default): w ← w − lr·λ·w, AdamW. `"l2"`: λ·w is added to the gradient before the
+   * moments (`torch.optim.Adam`'s `weight_decay`, the FSAM authors' setting).
+   */
+  weightDecayMode?: "decoupled" | "l2";
 }
 
 /**
@@ -65,6 +75,8 @@ export class AdamW extends tf.Optimizer {
   readonly weightDecay: number;
   /** Which variables are decayed. */
   readonly decay: (variableName: string) => boolean;
+  /** Decoupled (AdamW) or L2 (added to the gradient) weight decay. */
+  readonly weightDecayMode: "decoupled" | "l2";
   private readonly moments = new Map<string, Moments>();
   private t = 0;
 
@@ -77,6 +89,10 @@ export class AdamW extends tf.Optimizer {
     this.epsilon = options.epsilon ?? 1e-6;
     this.weightDecay = options.weightDecay ?? 0;
     this.decay = options.decay ?? decayedByDefault;
+    this.weightDecayMode = options.weightDecayMode ?? "decoupled";
+    if (this.weightDecayMode !== "decoupled" && this.weightDecayMode !== "l2") {
+      throw new Error(`AdamW: weightDecayMode must be "decoupled" or "l2", got ${String(this.weightDecayMode)}`);
+    }
     for (const [name, value] of [
       ["beta1", this.beta1],
       ["beta2", this.beta2],
@@ -115,12 +131,14 @@ export class AdamW extends tf.Optimizer {
           };
           this.moments.set(name, state);
         }
-        const m = tf.add(tf.mul(state.m, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v = tf.add(tf.mul(state.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        const decays = this.weightDecay > 0 && this.decay(name);
+        const l2 = decays && this.weightDecayMode === "l2";
+        const grad = l2 ? tf.add(g, tf.mul(w, this.weightDecay)) : g;
+        const m = tf.add(tf.mul(state.m, this.beta1), tf.mul(grad, 1 - this.beta1));
+        const v = tf.add(tf.mul(state.v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2));
         state.m.assign(m);
         state.v.assign(v);
-        const decayed =
-          this.weightDecay > 0 && this.decay(name) ? tf.mul(w, 1 - lr * this.weightDecay) : (w as tf.Tensor);
+        const decayed = decays && !l2 ? tf.mul(w, 1 - lr * this.weightDecay) : (w as tf.Tensor);
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon));
         w.assign(tf.sub(decayed, tf.mul(update, lr)));
       }
@@ -145,6 +163,7 @@ export class AdamW extends tf.Optimizer {
       beta2: this.beta2,
       epsilon: this.epsilon,
       weightDecay: this.weightDecay,
+      weightDecayMode: this.weightDecayMode,
     };
   }
 }

@@ -16,9 +16,16 @@ import { loadTask } from "../data/readers.ts";
 import { checkOptimizerName, type OptimizerName } from "./optimizer-names.ts";
 import { train, type TrainOptions, type TrainResult, type TaskData } from "./train.ts";
 import type { HistoryRow } from "./history.ts";
+import { fsamPaperLearningRates } from "./presets.ts";
 
 /** Options of {@link compare}: the runs to make, plus any {@link TrainOptions} shared by all runs. */
 export interface CompareOptions extends Omit<TrainOptions, "optimizer" | "seed" | "model" | "keepOptimizer"> {
+  /**
+   * As in {@link TrainOptions}, but the default is `fsam-paper` for the GLUE tasks the paper reports
+   * (CoLA, MRPC, SST-2, RTE, STS-B), so comparisons run the paper's setup; `none` for other tasks.
+   * Pass `"none"` to compare with the trainer's own defaults.
+   */
+  preset?: TrainOptions["preset"];
   /** Optimizer names to compare. Default `["adam", "sam", "fsam"]`. */
   optimizers?: OptimizerName[];
   /** Seeds; every optimizer runs once per seed. Default `[1, 2, 3]`. */
@@ -169,6 +176,8 @@ export async function compare(options: CompareOptions = {}): Promise<CompareResu
     throw new Error(`compare: seeds must be a non-empty list of integers, got [${seeds.join(", ")}]`);
   }
   const { optimizers: _o, seeds: _s, model, perOptimizer, keepModels, onRun, ...shared } = options;
+  const taskName = typeof options.task === "object" ? options.task.name : (options.task ?? "default");
+  if (shared.preset === undefined && taskName in fsamPaperLearningRates) shared.preset = "fsam-paper";
   void _o;
   void _s;
   const data = await sharedData(options);

@@ -8,8 +8,8 @@
  * | `sgd`   | SGD, optional heavy-ball momentum            | momentum 0                                     |
  * | `sam`   | SAM (Foret et al., ICLR 2021) on `base`      | ρ=0.05 (Foret et al.; FSAM paper)              |
  * | `asam`  | Adaptive SAM (Kwon et al., ICML 2021)        | ρ=0.5, η=0.01 (Kwon et al. §5: ASAM needs a ~10× larger ρ) |
- * | `gsam`  | Surrogate-gap SAM (Zhuang et al., ICLR 2022) | ρ=0.05, α=0.1 (a lab default inside the 0.01–0.3 range GSAM tunes over) |
- * | `fsam`  | Fisher SAM (Zhong et al., EMNLP 2022 Findings)| ρ=0.05, sparsity 0.9, maskInterval 100, fisherSamples 128 (FSAM paper) |
+ * | `gsam`  | Surrogate-gap SAM (Zhuang et al., ICLR 2022) | ρ=0.05 → ρ_min=ρ/10 following the LR schedule (GSAM), α=0.1 (a lab default inside the 0.01–0.3 range GSAM tunes over) |
+ * | `fsam`  | Fisher SAM (Zhong et al., EMNLP 2022 Findings)| ρ=0.05, sparsity 0.9, maskInterval 100, fisherSamples 128 (FSAM paper), maskable `authors` (their code) |
  * | `fasam` | Fisher mask on ASAM                          | ASAM's ρ, η + FSAM's mask options              |
  * | `fgsam` | Fisher mask on GSAM                          | GSAM's ρ, α + FSAM's mask options              |
  * | `esam`  | Efficient SAM (Du et al., ICLR 2022)         | ρ=0.05, β=0.5, γ=0.5 (the FSAM authors' GLUE scripts), per-element SWP (the paper) |
@@ -26,6 +26,7 @@ import { FisherSAM } from "../optim/fisher-sam.ts";
 import { ESAM, FisherESAM } from "../optim/esam.ts";
 import type { WeightSampling } from "../optim/esam-options.ts";
 import { checkOptimizerName, type OptimizerName } from "./optimizer-names.ts";
+import { maskableRuleName, type MaskableRule } from "../optim/maskable.ts";
 
 /** Base optimizers the SAM family can wrap. */
 export type BaseOptimizerName = "adam" | "adamw" | "sgd";
@@ -34,8 +35,14 @@ export type BaseOptimizerName = "adam" | "adamw" | "sgd";
 export interface OptimizerOptions {
   /** Initial learning rate (the trainer's schedule overrides it each step). Default 2e-5. */
   lr?: number;
-  /** Decoupled weight decay (adam/adamw bases). Default 0, or 0.01 for `adamw`. */
+  /** Weight decay λ (adam/adamw bases). Default 0, or 0.01 for `adamw`. */
   weightDecay?: number;
+  /**
+   * `"decoupled"` (default): AdamW's w ← w − lr·λ·w, biases and LayerNorm weights excluded (HF).
+   * `"l2"`: λ·w added to the gradient of every parameter, as `torch.optim.Adam`'s `weight_decay`
+   * (what the FSAM authors' code runs; see adamw.ts).
+   */
+  weightDecayMode?: "decoupled" | "l2";
   /** Adam β1. Default 0.9. */
   beta1?: number;
   /** Adam β2. Default 0.98. */
@@ -54,6 +61,12 @@ export interface OptimizerOptions {
   eta?: number;
   /** GSAM's α. Default 0.1 for `gsam`/`fgsam`. */
   gsamAlpha?: number;
+  /**
+   * GSAM's ρ_min (`gsam`/`fgsam`): ρ_t = rhoMin + (rho − rhoMin)·lr_t/lr, following the learning-rate
+   * schedule from 0 to its peak `lr` (Zhuang et al. 2022). Default rho/10 (the ratio of the
+   * 0.01 → 0.001 schedule the FSAM authors' code configures). Equal to rho: constant ρ.
+   */
+  rhoMin?: number;
   /** FSAM: fraction of parameters NOT perturbed. Default 0.9. */
   sparsity?: number;
   /** FSAM: steps between Fisher-mask refreshes. Default 100. */
@@ -64,8 +77,12 @@ export interface OptimizerOptions {
   fisherMode?: "per-sample" | "batch";
   /** FSAM: loss of training example i (a batch of one); the trainer builds it from the data. */
   fisherLoss?: (i: number) => tf.Scalar;
-  /** FSAM: which variables the mask applies to. Default all. */
-  maskable?: (v: tf.Variable) => boolean;
+  /**
+   * FSAM: which variables the mask applies to — `"authors"` (default: names containing `bias` or
+   * `embed` are not maskable and keep their full perturbation), `"all"`, or a predicate
+   * (lib/optim/maskable.ts).
+   */
+  maskable?: MaskableRule;
   /** ESAM: fraction of the weights perturbed (SWP's β). Default 0.5 for `esam`/`fesam`. */
   beta?: number;
   /** ESAM: fraction of the batch whose perturbed gradient is used (SDS's γ). Default 0.5. */
@@ -91,7 +108,7 @@ export interface BuiltOptimizer {
 /** The option defaults of an optimizer name (see the table at the top of this file). */
 export function optimizerDefaults(name: OptimizerName): Record<string, string | number> {
   const adam = { beta1: 0.9, beta2: 0.98, epsilon: 1e-6 };
-  const mask = { sparsity: 0.9, maskInterval: 100, fisherSamples: 128, fisherMode: "per-sample" };
+  const mask = { sparsity: 0.9, maskInterval: 100, fisherSamples: 128, fisherMode: "per-sample", maskable: "authors" };
   const efficient = { beta: 0.5, gamma: 0.5, weightSampling: "per-element", seed: 0 };
   switch (name) {
     case "adam":
@@ -105,13 +122,13 @@ export function optimizerDefaults(name: OptimizerName): Record<string, string | 
     case "asam":
       return { base: "adam", ...adam, weightDecay: 0, rho: 0.5, eta: 0.01 };
     case "gsam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, gsamAlpha: 0.1 };
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, rhoMin: 0.005, gsamAlpha: 0.1 };
     case "fsam":
       return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...mask };
     case "fasam":
       return { base: "adam", ...adam, weightDecay: 0, rho: 0.5, eta: 0.01, ...mask };
     case "fgsam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, gsamAlpha: 0.1, ...mask };
+      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, rhoMin: 0.005, gsamAlpha: 0.1, ...mask };
     case "esam":
       return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...efficient };
     case "fesam":
@@ -138,6 +155,7 @@ function baseOptimizer(kind: BaseOptimizerName, s: Record<string, string | numbe
     beta2: Number(s.beta2),
     epsilon: Number(s.epsilon),
     weightDecay: Number(s.weightDecay),
+    ...(s.weightDecayMode === "l2" ? { weightDecayMode: "l2" as const, decay: () => true } : {}),
   });
 }
 
@@ -167,11 +185,15 @@ export function createOptimizer(name: string, options: OptimizerOptions = {}): B
   if (options.clipNorm !== undefined) base = new GradientClipping(base, options.clipNorm);
   if (!isSamFamily) return { name: optName, optimizer: base, settings };
 
+  const isGsam = optName === "gsam" || optName === "fgsam";
+  // The default ρ_min scales with a user-given ρ (ρ/10); an explicit rhoMin wins.
+  if (isGsam && options.rhoMin === undefined) settings.rhoMin = Number(settings.rho) / 10;
   const samOptions = {
     rho: Number(settings.rho),
     adaptive: optName === "asam" || optName === "fasam",
     eta: Number(settings.eta ?? 0),
     gsamAlpha: Number(settings.gsamAlpha ?? 0),
+    ...(isGsam ? { rhoSchedule: { rhoMin: Number(settings.rhoMin), lrMax: lr, lrMin: 0 } } : {}),
   };
   const sampling = isEfficient
     ? {
@@ -185,6 +207,7 @@ export function createOptimizer(name: string, options: OptimizerOptions = {}): B
     return { name: optName, optimizer: new SAM(base, samOptions), settings };
   }
   if (optName === "esam") return { name: optName, optimizer: new ESAM(base, { ...samOptions, ...sampling }), settings };
+  if (options.maskable !== undefined) settings.maskable = maskableRuleName(options.maskable);
   if (!options.fisherLoss) {
     throw new Error(`optimizer '${optName}' needs fisherLoss (the loss of training example i); train() builds it`);
   }
@@ -215,6 +238,7 @@ export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   } else if (GradientClipping.prototype.isPrototypeOf(optimizer)) {
     setLearningRate((optimizer as GradientClipping).inner, lr);
   } else if (o.base != null && o.base instanceof tf.Optimizer) {
+    if (SAM.prototype.isPrototypeOf(optimizer)) (optimizer as SAM).followLearningRate(lr);
     setLearningRate(o.base, lr);
   } else if (typeof o.setLearningRate === "function") {
     (o.setLearningRate as (lr: number) => void).call(optimizer, lr);

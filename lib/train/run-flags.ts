@@ -36,6 +36,8 @@ export const runFlagSpec = {
   beta: { type: "string" },
   gamma: { type: "string" },
   "weight-sampling": { type: "string" },
+  maskable: { type: "string" },
+  preset: { type: "string" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
 /** Help text of the shared flags. */
@@ -71,7 +73,16 @@ optimizer:
   --fisher-mode M          per-sample | batch (default per-sample)
   --beta B                 ESAM: fraction of the weights perturbed, in (0, 1] (default 0.5)
   --gamma G                ESAM: fraction of the batch selected for the update, in (0, 1] (default 0.5)
-  --weight-sampling W      ESAM: per-element (the paper) | freeze-tensors (the authors' code); default per-element`;
+  --weight-sampling W      ESAM: per-element (the paper) | freeze-tensors (the authors' code); default per-element
+
+  --maskable R             FSAM mask coverage: authors (names with 'bias' or 'embed' are not maskable and
+                           keep their full perturbation, as the authors' code) | all (default authors)
+preset:
+  --preset P               fsam-paper: the FSAM paper's setup (Adam 0.9/0.98, eps 1e-6, L2 weight decay
+                           0.01, no clipping, 10 epochs, LR 1e-5 cola/mrpc/sst2, 2e-5 rte/stsb, 6% warm-up,
+                           linear decay, batch 32, rho 0.05, sparsity 0.9, mask interval 100); flags
+                           given explicitly win | none (default none for train; compare uses
+                           fsam-paper for cola, mrpc, sst2, rte, stsb)`;
 
 type FlagValues = Partial<Record<keyof typeof runFlagSpec, string | undefined>>;
 
@@ -117,6 +128,8 @@ export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
     beta: numberFlag("beta", values.beta),
     gamma: numberFlag("gamma", values.gamma),
     weightSampling: oneOf("weight-sampling", values["weight-sampling"], ["per-element", "freeze-tensors"] as const),
+    maskable: oneOf("maskable", values.maskable, ["authors", "all"] as const),
+    preset: oneOf("preset", values.preset, ["fsam-paper", "none"] as const),
   };
   const perClass = numberFlag("low-resource", values["low-resource"], "integer");
   const total = numberFlag("low-resource-total", values["low-resource-total"], "integer");

@@ -30,6 +30,7 @@ import { historyFrame } from "./history-frame.ts";
 import { TrainingProgress } from "./progress.ts";
 import { saveBestCheckpoint, type ModelSaver } from "./checkpointing.ts";
 import { checkPositiveInt } from "../check.ts";
+import { withPreset, type PresetName } from "./presets.ts";
 
 /** A task's data: training and dev examples and the tokenizer that encodes them. */
 export interface TaskData {
@@ -46,6 +47,13 @@ export type LowResource = { perClass: number } | { total: number };
 
 /** Options of {@link train}. Every field is optional; defaults are given per field. */
 export interface TrainOptions extends Omit<OptimizerOptions, "lr" | "fisherLoss" | "clipNorm"> {
+  /**
+   * A named set of defaults (presets.ts): `fsam-paper` is the FSAM paper's fine-tuning setup (Adam
+   * β 0.9/0.98, ε 1e-6, L2 weight decay 0.01 on every parameter, no clipping, 10 epochs, the task's
+   * peak LR, 6 % warm-up, linear decay, batch 32, ρ 0.05, s 0.9, T_m 100). Options given explicitly
+   * win over the preset's. Default `none`.
+   */
+  preset?: PresetName | "none";
   /** Global-norm gradient clipping; 0 turns it off. Default 1.0 (HF Trainer's `max_grad_norm`). */
   clipNorm?: number;
   /**
@@ -257,8 +265,9 @@ export function evaluateModel(
  * option and its default. Interrupting the notebook cell (or firing `signal`) stops after the
  * current step and still returns the model and the history so far, with `interrupted: true`.
  */
-export async function train(options: TrainOptions = {}): Promise<TrainResult> {
-  const spec = resolveTask(options.task);
+export async function train(userOptions: TrainOptions = {}): Promise<TrainResult> {
+  const spec = resolveTask(userOptions.task);
+  const options = withPreset(userOptions, spec.name);
   const seed = options.seed ?? 42;
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
   const epochs = checkPositiveInt("epochs", options.epochs ?? 3);
@@ -282,14 +291,15 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const lr = options.lr ?? (resolved.pretrained ? 2e-5 : 1e-3);
 
   // FSAM's Fisher examples: per-sample mode draws fresh training examples at each refresh, in a
-  // seeded order; batch mode squares the gradient of the current mini-batch (the authors' code).
+  // seeded order (no dropout); batch mode squares the gradient of the current mini-batch in training
+  // mode, dropout on, as the authors' code squares the training step's gradient.
   const fisherOrder = shuffled(trainSet.map((_, i) => i), mulberry32(seed ^ 0x5f15e4));
   let fisherCursor = 0;
   let currentBatch: EncodedBatch | undefined;
   const fisherLoss = (i: number): tf.Scalar => {
     if (options.fisherMode === "batch") {
       if (!currentBatch) throw new Error("fisherLoss (batch mode): no current mini-batch");
-      return model.loss(currentBatch, { training: false });
+      return model.loss(currentBatch, { training: true });
     }
     void i;
     const example = trainSet[fisherOrder[fisherCursor++ % fisherOrder.length]];
@@ -307,7 +317,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     const built = createOptimizer(name, { ...pickOptimizerOptions(rest), lr, fisherLoss, seed: seed ^ 0xe5a3 });
     optimizer = built.optimizer;
     fisher = built.fisher;
-    optimizerInfo = { name: built.name, settings: built.settings };
+    const preset: Record<string, string> = options.preset !== undefined && options.preset !== "none" ? { preset: options.preset } : {};
+    optimizerInfo = { name: built.name, settings: { ...built.settings, ...preset } };
   } else {
     optimizer = options.optimizer;
     optimizerInfo = { name: optimizer.getClassName(), settings: { lr } };
@@ -394,6 +405,7 @@ function pickOptimizerOptions(o: Record<string, unknown>): OptimizerOptions {
   const keys: (keyof OptimizerOptions)[] = [
     "weightDecay", "beta1", "beta2", "epsilon", "momentum", "clipNorm", "base", "rho", "eta", "gsamAlpha",
     "sparsity", "maskInterval", "fisherSamples", "fisherMode", "maskable", "beta", "gamma", "weightSampling",
+    "weightDecayMode", "rhoMin",
   ];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];

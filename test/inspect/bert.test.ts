@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { createBertClassifier } from "../../lib/models/classifier.ts";
 import { FisherSAM } from "../../lib/optim/fisher-sam.ts";
+import { authorsMaskable } from "../../lib/optim/maskable.ts";
 import type { EncodedBatch } from "../../lib/types.ts";
 import { blockOf, groupByBlock, LAYER_COMPONENTS } from "../../lib/inspect/blocks.ts";
 import { fisherAtlas } from "../../lib/inspect/fisher.ts";
@@ -38,8 +39,11 @@ test("every BERT variable lands in its block; the atlas grid covers all componen
   const atlas = fisherAtlas(fsam);
   assert.deepEqual(atlas.grid.layers, [0, 1]);
   assert.deepEqual(atlas.grid.components, [...LAYER_COMPONENTS]);
-  const n = model.variables.reduce((s, v) => s + v.size, 0);
+  // The authors' rule (the default) leaves every embedding and bias outside the mask.
+  const maskable = model.variables.filter(authorsMaskable);
+  const n = maskable.reduce((s, v) => s + v.size, 0);
   assert.equal(atlas.totalKept, Math.floor(0.1 * n + 1e-6));
+  assert.equal(atlas.alwaysPerturbedSize, model.variables.reduce((s, v) => s + v.size, 0) - n);
   fsam.dispose();
   model.dispose();
 });

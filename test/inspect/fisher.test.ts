@@ -37,7 +37,7 @@ test("blocks: HF names map to the hand-written layer and component", () => {
 
 test("atlas from a FisherSAM matches maskStats(), kept counts and shares add up", () => {
   const m = tinyModel("atlas", 1);
-  const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 12, sparsity: 0.7, maskInterval: 1 });
+  const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 12, sparsity: 0.7, maskInterval: 1, maskable: "all" });
   fsam.updateMask(m.vars);
   const stats = fsam.maskStats();
   const atlas = fisherAtlas(fsam, { bins: 20 });
@@ -85,7 +85,7 @@ test("atlas from a FisherSAM matches maskStats(), kept counts and shares add up"
 
 test("the kept-fraction grid equals maskStats() aggregated by hand-written layer/component", () => {
   const m = tinyModel("grid", 2);
-  const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 6, sparsity: 0.5, maskInterval: 1 });
+  const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 6, sparsity: 0.5, maskInterval: 1, maskable: "all" });
   fsam.updateMask(m.vars);
   const stats = fsam.maskStats();
   const { grid } = fisherAtlas(fsam);
@@ -109,6 +109,32 @@ test("atlas computed directly from vars + fisherLoss equals the FisherSAM one", 
   assert.deepEqual(b.variableRows.map((r) => r.kept), a.variableRows.map((r) => r.kept));
   assert.equal(b.threshold, a.threshold);
   assert.throws(() => fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 12, sparsity: 1.5 }), /sparsity/);
+  fsam.dispose();
+});
+
+test("atlas under the authors' rule: embeddings and biases are always perturbed, by block", () => {
+  const m = tinyModel("authors", 4);
+  const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 6, sparsity: 0.9, maskInterval: 1 });
+  fsam.updateMask(m.vars);
+  const a = fisherAtlas(fsam);
+  const outside = m.vars.filter((v) => /bias|embed/.test(v.name.slice(v.name.indexOf("/") + 1)));
+  assert.deepEqual(a.alwaysPerturbedRows.map((r) => r.name), outside.map((v) => v.name));
+  const outsideSize = outside.reduce((s, v) => s + v.size, 0);
+  const n = m.vars.reduce((s, v) => s + v.size, 0);
+  assert.equal(a.alwaysPerturbedSize, outsideSize);
+  assert.equal(a.totalSize, n - outsideSize);
+  assert.equal(a.totalKept, Math.floor(0.1 * (n - outsideSize)));
+  close(a.perturbedFraction, (a.totalKept + outsideSize) / n, 1e-12, "perturbed fraction");
+  const emb = a.blockRows.find((r) => r.block === "embeddings")!;
+  assert.deepEqual([emb.size, emb.kept, emb.alwaysPerturbed, emb.perturbedFraction], [0, 0, 40, 1]);
+  assert.ok(!a.histograms.some((h) => h.block === "embeddings"), "no Fisher histogram for a block outside the mask");
+  const cls = a.blockRows.find((r) => r.block === "classifier")!;
+  assert.equal(cls.alwaysPerturbed, 3);
+  close(cls.perturbedFraction, (cls.kept + 3) / 15, 1e-12, "classifier perturbed fraction");
+  // The direct atlas applies the same default rule.
+  const direct = fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 6, sparsity: 0.9 });
+  assert.deepEqual(direct.alwaysPerturbedRows, a.alwaysPerturbedRows);
+  assert.equal(fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 6, sparsity: 0.9, maskable: "all" }).alwaysPerturbedSize, 0);
   fsam.dispose();
 });
 

@@ -131,13 +131,18 @@ test("02-fisher-mask-atlas: atlas table, heatmap, shares, histograms, churn and 
   assert.ok(frames.length >= 3, `atlas, churn and criteria tables expected, got ${frames.length}`);
   const blocks = tableRows(frames[0]);
   assert.ok(blocks.some((r) => Object.values(r).some((v) => /layer\.1/.test(String(v)))), "the atlas lists layer 1");
+  // The authors' rule: the embeddings and every bias are outside the mask, always perturbed.
+  assert.ok(md.some((m) => /^Outside the mask \(always perturbed\): \d+ variables/.test(m)), "the atlas reports what is outside the mask");
   const figs = figures(cells);
-  assert.equal(figs.length, 5);
-  const [heatmap, shares, histograms, churn, criteria] = figs;
+  assert.equal(figs.length, 6);
+  const [heatmap, shares, histograms, churn, criteria, estimates] = figs;
+  assert.ok(shares.data.some((t) => t.name === "always perturbed (not maskable)"), "the share bars draw the parameters outside the mask");
+  const estimateOverlaps = estimates.data.flatMap((t) => (t.y as (number | null)[]).filter((v): v is number => v !== null));
+  assert.ok(estimateOverlaps.length > 0 && estimateOverlaps.every((v) => v >= 0 && v <= 100 + 1e-9), "per-sample vs batch overlaps are percentages");
   const z = (heatmap.data[0].z as (number | null)[][]).flat().filter((v): v is number => v !== null);
   assert.ok(z.length > 0 && z.every((v) => v >= 0 && v <= 100), "kept fractions are percentages");
   const barTotal = shares.data.filter((t) => t.type === "bar").flatMap((t) => t.y as number[]).reduce((a, b) => a + b, 0);
-  assert.ok(Math.abs(barTotal - 100) < 0.01, `the mask shares sum to ${barTotal} %, not 100 %`);
+  assert.ok(Math.abs(barTotal - 100) < 0.01, `the perturbed shares sum to ${barTotal} %, not 100 %`);
   assert.ok(histograms.data.length >= 2);
   const steps = Math.ceil((S.trainSize as number) / (S.batchSize as number)) * (S.epochs as number);
   const refreshes = Math.ceil(steps / (S.maskInterval as number));

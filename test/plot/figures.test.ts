@@ -33,7 +33,10 @@ test("heatmap cells equal maskStats() kept fractions; share bars add to 100%; hi
   assert.deepEqual(h.y, ["layer 0", "layer 1"]);
   h.y.forEach((_, li) =>
     h.x.forEach((comp, ci) => {
-      const members = TINY_SPEC.filter(([, , l, c]) => l === li && c === comp).map(([n]) => stats.variables.find((s) => s.name === `plotatlas/${n}`)!);
+      // The heatmap covers the maskable variables (by default the authors' rule leaves biases out).
+      const members = TINY_SPEC.filter(([, , l, c]) => l === li && c === comp)
+        .map(([n]) => stats.variables.find((s) => s.name === `plotatlas/${n}`))
+        .filter((s): s is NonNullable<typeof s> => s !== undefined);
       const expected = members.length ? (100 * members.reduce((a, s) => a + s.kept, 0)) / members.reduce((a, s) => a + s.size, 0) : null;
       if (expected === null) assert.equal(h.z[li][ci], null);
       else assert.ok(Math.abs(h.z[li][ci]! - expected) < 1e-9, `${li}/${comp}`);
@@ -47,6 +50,11 @@ test("heatmap cells equal maskStats() kept fractions; share bars add to 100%; hi
   const total = barTraces.reduce((s, t) => s + t.y.reduce((a, b) => a + b, 0), 0);
   assert.ok(Math.abs(total - 100) < 1e-9, `bars sum to ${total}`);
   assert.deepEqual(barTraces[0].x, ["embeddings", "layer 0", "layer 1", "classifier"]);
+  // The embeddings and every bias are outside the mask: one "always perturbed" trace holds them.
+  const always = bars.data.find((t) => t.name === "always perturbed (not maskable)") as { y: number[] };
+  const perturbed = atlas.totalKept + atlas.alwaysPerturbedSize;
+  const embeddings = m.vars[0].size;
+  assert.ok(Math.abs(always.y[0] - (100 * embeddings) / perturbed) < 1e-9, `embeddings always perturbed: ${always.y[0]}`);
   const sizes = (bars.data.find((t) => t.type === "scatter") as { y: number[] }).y;
   assert.ok(Math.abs(sizes.reduce((a, b) => a + b, 0) - 100) < 1e-9);
   assert.equal(bars.layout.barmode, "stack");

@@ -89,6 +89,12 @@ test("fsam-lab compare: one process per run, resumable, summary mean ± std; --p
   const commands = printed.stdout.trim().split("\n");
   assert.equal(commands.length, 2);
   assert.match(commands[1], /^fsam-lab train .*--optimizer fsam --seed 1 --out \S+fsam-seed1\.json$/);
+  assert.doesNotMatch(commands[1], /--preset/, "the default task has no paper setup");
+  // The paper's GLUE tasks run the paper's setup unless --preset says otherwise.
+  const rte = cliRun(["compare", "--task", "rte", "--optimizers", "fsam", "--seeds", "1", "--out", out, "--print-commands"]);
+  assert.match(rte.stdout, /--task rte .*--preset fsam-paper/);
+  const none = cliRun(["compare", "--task", "rte", "--preset", "none", "--optimizers", "fsam", "--seeds", "1", "--out", out, "--print-commands"]);
+  assert.doesNotMatch(none.stdout, /fsam-paper/);
   const r = cliRun(args);
   assert.equal(r.status, 0, r.stderr);
   const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));

@@ -35,9 +35,9 @@ export class BagOfIdsClassifier implements SequenceModel {
     });
   }
 
-  loss(batch: EncodedBatch, options?: { reduction?: "mean" }): tf.Scalar;
-  loss(batch: EncodedBatch, options: { reduction: "none" }): tf.Tensor1D;
-  loss(batch: EncodedBatch, options: { reduction?: LossReduction } = {}): tf.Scalar | tf.Tensor1D {
+  loss(batch: EncodedBatch, options?: { training?: boolean; reduction?: "mean" }): tf.Scalar;
+  loss(batch: EncodedBatch, options: { training?: boolean; reduction: "none" }): tf.Tensor1D;
+  loss(batch: EncodedBatch, options: { training?: boolean; reduction?: LossReduction } = {}): tf.Scalar | tf.Tensor1D {
     if (!batch.labels) throw new Error("loss needs labels");
     const labels = batch.labels;
     const reduction = options.reduction === "none" ? tf.Reduction.NONE : tf.Reduction.SUM_BY_NONZERO_WEIGHTS;
