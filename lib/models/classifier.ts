@@ -168,7 +168,10 @@ export class BertForSequenceClassification implements SequenceModel {
         return tf.mean(tf.square(tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, "float32")))) as tf.Scalar;
       }
       const oneHot = tf.oneHot(tf.cast(labels, "int32"), this.numLabels);
-      return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+      // logits − logSumExp rather than tf.logSoftmax, a customGrad tfjs cannot differentiate twice
+      // (lib/inspect/second-order-gradients.ts); same value, and exact Hessian-vector products.
+      const logProbs = tf.sub(logits, tf.logSumExp(logits, 1, true));
+      return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logProbs), 1))) as tf.Scalar;
     });
   }
 
