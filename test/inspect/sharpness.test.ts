@@ -17,6 +17,11 @@ test("top-3 eigenvalues of a quadratic with known spectrum (double back-prop)", 
   relClose(res.values[0], 9, 1e-3, "λ1");
   relClose(res.values[1], -4, 1e-3, "λ2 (dominant magnitude order)");
   relClose(res.values[2], 2.5, 1e-3, "λ3");
+  assert.deepEqual(res.converged, [true, true, true]);
+  res.residuals.forEach((r, i) => assert.ok(r < 1e-2, `residual ${i}: ${r}`));
+  const early = await hessianEigen(loss, vars, { k: 1, seed: 3, tol: 1e-6, maxIter: 2 });
+  assert.deepEqual([early.converged[0], early.iterations[0]], [false, 2]);
+  assert.ok(early.residuals[0] > res.residuals[0], `2 iterations leave residual ${early.residuals[0]}`);
   const plain = await topHessianEigenvalues(loss, vars, { k: 1, seed: 3 });
   relClose(plain[0], 9, 1e-3, "λ1 with default tol");
 });
