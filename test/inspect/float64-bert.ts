@@ -86,13 +86,8 @@ function bertLoss(model: BertForSequenceClassification, param: (name: string) =>
   return scale(sumOf(nll), 1 / nll.length);
 }
 
-/**
- * The float64 H·v of `model`'s eval-mode loss on `batch` at its current weights (read from the
- * variables), `v` given flattened in `model.variables` order; one hyper-dual pass per weight.
- */
-export function float64BertHvp(model: BertForSequenceClassification, batch: PlainBatch, v: Float64Array): Float64Array {
-  if (model.config.hidden_act !== "gelu") throw new Error("float64BertHvp: only hidden_act gelu is implemented");
-  if (model.numLabels < 2) throw new Error("float64BertHvp: only classification (numLabels >= 2) is implemented");
+/** The model's weights flattened in `model.variables` order, and a lookup of one parameter's slice. */
+function flatWeights(model: BertForSequenceClassification): { w: Float64Array; slice: (params: HD[], name: string) => HD[] } {
   const names = model.parameterNames();
   const offsets: number[] = [];
   let n = 0;
@@ -102,12 +97,36 @@ export function float64BertHvp(model: BertForSequenceClassification, batch: Plai
   }
   const w = new Float64Array(n);
   model.variables.forEach((x, i) => w.set(x.dataSync(), offsets[i]));
-  return hyperDualHvp(w, v, (params) => {
-    const byName = (name: string) => {
-      const i = names.indexOf(name);
-      if (i < 0) throw new Error(`no parameter ${name}`);
-      return params.slice(offsets[i], offsets[i] + model.variables[i].size);
-    };
-    return bertLoss(model, byName, batch);
-  });
+  const slice = (params: HD[], name: string) => {
+    const i = names.indexOf(name);
+    if (i < 0) throw new Error(`no parameter ${name}`);
+    return params.slice(offsets[i], offsets[i] + model.variables[i].size);
+  };
+  return { w, slice };
+}
+
+function checkSupported(model: BertForSequenceClassification): void {
+  if (model.config.hidden_act !== "gelu") throw new Error("float64 BERT reference: only hidden_act gelu is implemented");
+  if (model.numLabels < 2) throw new Error("float64 BERT reference: only classification (numLabels >= 2) is implemented");
+}
+
+/**
+ * The float64 H·v of `model`'s eval-mode loss on `batch` at its current weights (read from the
+ * variables), `v` given flattened in `model.variables` order; one hyper-dual pass per weight.
+ */
+export function float64BertHvp(model: BertForSequenceClassification, batch: PlainBatch, v: Float64Array): Float64Array {
+  checkSupported(model);
+  const { w, slice } = flatWeights(model);
+  return hyperDualHvp(w, v, (params) => bertLoss(model, (name) => slice(params, name), batch));
+}
+
+/**
+ * The float64 uᵀ·H·v of `model`'s eval-mode loss on `batch` in a single hyper-dual pass (ε₁ seeded
+ * with u, ε₂ with v, both flattened in `model.variables` order): affordable at bert-tiny size.
+ */
+export function float64BertBilinear(model: BertForSequenceClassification, batch: PlainBatch, u: Float64Array, v: Float64Array): number {
+  checkSupported(model);
+  const { w, slice } = flatWeights(model);
+  const params: HD[] = Array.from(w, (a, i) => ({ a, b: u[i], c: v[i], d: 0 }));
+  return bertLoss(model, (name) => slice(params, name), batch).d;
 }

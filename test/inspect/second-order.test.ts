@@ -101,7 +101,9 @@ test("auto still falls back for customGrad losses (tf.losses.softmaxCrossEntropy
   assert.equal(hvp.method, "finite-difference");
   assert.match(hvp.fallbackReason ?? "", /cannot differentiate|disagrees/);
   assert.equal(tf.memory().numTensors, before, "the failed probe leaked tensors");
-  disposeVector(hvp.apply([tf.onesLike(w)]));
+  const v = [tf.tensor2d([[1, -1], [0.5, 0], [0, 2]])];
+  disposeVector(hvp.apply(v));
+  v[0].dispose();
   assert.ok(hvp.errorEstimate !== undefined && hvp.errorEstimate < 1e-2, `error estimate ${hvp.errorEstimate}`);
   tf.dispose([w, x, y]);
 });
@@ -117,8 +119,8 @@ test("Richardson finite differences cancel the O(h²) error and estimate what is
   const { product, relativeError: estimate } = richardsonHvp(loss, [w], v, step);
   const rich = relativeError(flat(product), ref);
   assert.ok(rich < plain / 10, `Richardson ${rich.toExponential(2)} vs plain ${plain.toExponential(2)}`);
-  // The estimate is the error of the h/2 difference: ≈ plain/4, above the extrapolated error.
-  assert.ok(estimate > rich && estimate < plain, `estimate ${estimate.toExponential(2)}, error ${rich.toExponential(2)}, plain ${plain.toExponential(2)}`);
+  // Where truncation dominates, the estimate is about the plain difference's error, above the extrapolated one.
+  assert.ok(estimate > rich && estimate < 2 * plain && estimate > plain / 2, `estimate ${estimate.toExponential(2)}, error ${rich.toExponential(2)}, plain ${plain.toExponential(2)}`);
   const op = createHvp(loss, [w], { method: "finite-difference", fdStep: step });
   disposeVector(op.apply(v));
   assert.ok(Math.abs(op.errorEstimate! - estimate) < 1e-6 * estimate, "the operator reports its estimate");
