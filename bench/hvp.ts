@@ -19,7 +19,8 @@ import { encodeExamples } from "../lib/data/batches.ts";
 import { doubleBackpropHvp, finiteDifferenceHvp, richardsonHvp } from "../lib/inspect/hvp.ts";
 import { withSecondOrderGradients } from "../lib/inspect/second-order-gradients.ts";
 import { type ParamVector, disposeVector, gaussianVector, norm, shapesOf } from "../lib/inspect/param-vector.ts";
-import { type PlainBatch, float64BertBilinear, float64BertHvp } from "../test/inspect/float64-bert.ts";
+import { relativeError } from "../test/inspect/hyperdual.ts";
+import { type PlainBatch, SMALL_BATCH, SMALL_BERT, float64BertBilinear, float64BertHvp, tensorBatch } from "../test/inspect/float64-bert.ts";
 
 /** Errors of each method against a reference, and ms per product. */
 export interface MethodFigures {
@@ -50,16 +51,6 @@ export interface HvpFidelity {
 }
 
 const flat = (p: ParamVector) => new Float64Array(p.flatMap((t) => [...t.dataSync()]));
-
-function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let d = 0;
-  let r = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d += (a[i] - ref[i]) ** 2;
-    r += ref[i] ** 2;
-  }
-  return Math.sqrt(d / r);
-}
 
 /** Runs `fn` `reps` times after one warm-up and returns its result and the median ms. */
 function timed<T>(fn: () => T, dispose: (x: T) => void, reps = 3): { result: T; ms: number } {
@@ -98,17 +89,6 @@ function compareMethods(model: BertForSequenceClassification, batch: EncodedBatc
   return out;
 }
 
-const SMALL = {
-  vocab_size: 12, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16,
-  max_position_embeddings: 6, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0,
-};
-const SMALL_BATCH: PlainBatch = {
-  inputIds: [[2, 5, 7, 1, 0], [3, 9, 11, 4, 6]],
-  tokenTypeIds: [[0, 0, 1, 1, 0], [0, 0, 0, 1, 1]],
-  attentionMask: [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]],
-  labels: [0, 1],
-};
-
 /**
  * Measures the accuracy and cost of the Hessian-vector product methods (see the file header);
  * bert-tiny is first trained `trainSteps` Adam steps (lr 2e-3, batches of 16) on the default task.
@@ -117,13 +97,8 @@ export async function measureHvpFidelity(options: { batch?: number; seqLen?: num
   const batchSize = options.batch ?? 8;
   const seqLen = options.seqLen ?? 32;
   const trainSteps = options.trainSteps ?? 40;
-  const small = createBertClassifier(SMALL, { numLabels: 2, seed: 3 });
-  const smallBatch = tf.tidy(() => ({
-    inputIds: tf.tensor2d(SMALL_BATCH.inputIds, undefined, "int32"),
-    tokenTypeIds: tf.tensor2d(SMALL_BATCH.tokenTypeIds, undefined, "int32"),
-    attentionMask: tf.tensor2d(SMALL_BATCH.attentionMask, undefined, "int32"),
-    labels: tf.tensor1d(SMALL_BATCH.labels, "int32"),
-  })) as EncodedBatch;
+  const small = createBertClassifier(SMALL_BERT, { numLabels: 2, seed: 3 });
+  const smallBatch = tensorBatch(SMALL_BATCH);
   const vSmall = gaussianVector(shapesOf(small.variables), 7);
   const smallFigures = compareMethods(small, smallBatch, vSmall, float64BertHvp(small, SMALL_BATCH, flat(vSmall)));
   const smallParams = small.parameterCount();

@@ -197,9 +197,9 @@ export interface EstimatedProduct {
  * H·v by Richardson extrapolation of central differences with perturbation norms `step` and
  * `step`/2: (4·D(h/2) − D(h))/3, whose O(h²) truncation error cancels. The relative error estimate is
  * (4/3)‖D(h/2) − D(h)‖ / ‖H·v‖: with truncation error c·h², D(h/2) − D(h) ≈ −¾c·h², so the estimate
- * is about D(h)'s own error, far above the extrapolated one; with independent rounding noise n/h per
- * difference, the extrapolated error is ≈ 2.85·n/h and the estimate ≈ 2.98·n/h. Four gradient
- * evaluations; restores the variables.
+ * is about D(h)'s own error, far above the extrapolated one; with independent rounding noise of norm
+ * n/h in D(h) (so 2n/h in D(h/2)), the extrapolated error is ≈ 2.69·n/h and the estimate ≈ 2.98·n/h.
+ * Four gradient evaluations; restores the variables.
  */
 export function richardsonHvp(
   loss: () => tf.Scalar,

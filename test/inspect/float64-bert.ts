@@ -4,7 +4,9 @@
  * tfjs model's loss computed with it — the reference exact Hessian-vector products are checked
  * against. Written from the Hugging Face BERT definition, sharing no code with lib/models.
  */
+import * as tf from "@tensorflow/tfjs";
 import type { BertForSequenceClassification } from "../../lib/models/classifier.ts";
+import type { EncodedBatch } from "../../lib/types.ts";
 import {
   type HD,
   type Mat,
@@ -29,6 +31,30 @@ export interface PlainBatch {
   tokenTypeIds: number[][];
   attentionMask: number[][];
   labels: number[];
+}
+
+/** A BERT small enough for a full float64 H·v: two layers, hidden 8, two heads, no dropout. */
+export const SMALL_BERT = {
+  vocab_size: 12, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16,
+  max_position_embeddings: 6, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0,
+};
+
+/** Two sequences of 5 for {@link SMALL_BERT}, one padded, with two segments. */
+export const SMALL_BATCH: PlainBatch = {
+  inputIds: [[2, 5, 7, 1, 0], [3, 9, 11, 4, 6]],
+  tokenTypeIds: [[0, 0, 1, 1, 0], [0, 0, 0, 1, 1]],
+  attentionMask: [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]],
+  labels: [0, 1],
+};
+
+/** The batch as int32 tensors (caller disposes). */
+export function tensorBatch(batch: PlainBatch): EncodedBatch {
+  return {
+    inputIds: tf.tensor2d(batch.inputIds, undefined, "int32"),
+    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, undefined, "int32"),
+    attentionMask: tf.tensor2d(batch.attentionMask, undefined, "int32"),
+    labels: tf.tensor1d(batch.labels, "int32"),
+  };
 }
 
 /** The score tfjs and Hugging Face add at masked positions. */

@@ -124,3 +124,14 @@ export function hyperDualHvp(w: ArrayLike<number>, v: ArrayLike<number>, loss: (
   }
   return out;
 }
+
+/** ‖a − ref‖ / ‖ref‖ in float64. */
+export function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let d = 0;
+  let r = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d += (a[i] - ref[i]) ** 2;
+    r += ref[i] ** 2;
+  }
+  return Math.sqrt(d / r);
+}

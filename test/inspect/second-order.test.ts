@@ -5,25 +5,13 @@ import { createHvp, doubleBackpropHvp, richardsonHvp, finiteDifferenceHvp } from
 import { SECOND_ORDER_KERNELS, withSecondOrderGradients } from "../../lib/inspect/second-order-gradients.ts";
 import { activate, embeddingLookup, layerNorm } from "../../lib/models/ops.ts";
 import { createBertClassifier } from "../../lib/models/classifier.ts";
-import type { EncodedBatch } from "../../lib/types.ts";
 import { disposeVector, gaussianVector, shapesOf } from "../../lib/inspect/param-vector.ts";
 import * as H from "./hyperdual.ts";
-import { type PlainBatch, float64BertHvp } from "./float64-bert.ts";
+import { SMALL_BATCH, SMALL_BERT, float64BertHvp, tensorBatch } from "./float64-bert.ts";
 
 await tf.setBackend("cpu");
 
 const flat = (p: tf.Tensor[]) => new Float64Array(p.flatMap((t) => [...t.dataSync()]));
-
-/** ‖a − ref‖ / ‖ref‖. */
-function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let d = 0;
-  let r = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d += (a[i] - ref[i]) ** 2;
-    r += ref[i] ** 2;
-  }
-  return Math.sqrt(d / r);
-}
 
 // Gradient-of-gradient checks per op: L(W) = Σ C ⊙ f(X·W) (or f applied to W directly), H·v by tfjs
 // double back-propagation against the same function's exact float64 H·v (hyper-dual numbers).
@@ -72,7 +60,7 @@ for (const [name, c] of Object.entries(CASES)) {
       const z = c.direct ? W : X.map((xr) => W[0].map((_, j) => H.sumOf(xr.map((xi, k) => H.scale(W[k][j], xi)))));
       return H.sumOf(c.ref(z).flatMap((row, i) => row.map((y, j) => H.scale(y, C[i][j]))));
     });
-    const err = relativeError(got, ref);
+    const err = H.relativeError(got, ref);
     assert.ok(err < 1e-4, `relative error ${err.toExponential(2)}`);
     tf.dispose([w0, w, x, weights, ...v]);
   });
@@ -115,9 +103,9 @@ test("Richardson finite differences cancel the O(h²) error and estimate what is
   const v = [tf.tensor1d([1, 2, -1])];
   const ref = H.hyperDualHvp([0.4, -0.3, 0.8], [1, 2, -1], (p) => H.sumOf(p.map((x) => H.tanh(H.scale(x, 3)))));
   const step = 0.05;
-  const plain = relativeError(flat(finiteDifferenceHvp(loss, [w], v, step)), ref);
+  const plain = H.relativeError(flat(finiteDifferenceHvp(loss, [w], v, step)), ref);
   const { product, relativeError: estimate } = richardsonHvp(loss, [w], v, step);
-  const rich = relativeError(flat(product), ref);
+  const rich = H.relativeError(flat(product), ref);
   assert.ok(rich < plain / 10, `Richardson ${rich.toExponential(2)} vs plain ${plain.toExponential(2)}`);
   // Where truncation dominates, the estimate is about the plain difference's error, above the extrapolated one.
   assert.ok(estimate > rich && estimate < 2 * plain && estimate > plain / 2, `estimate ${estimate.toExponential(2)}, error ${rich.toExponential(2)}, plain ${plain.toExponential(2)}`);
@@ -129,26 +117,9 @@ test("Richardson finite differences cancel the O(h²) error and estimate what is
   tf.dispose([w, v[0], ...product]);
 });
 
-// A small BERT: two layers, hidden 8, two heads, 2 sequences of 5 with padding and two segments.
-const CONFIG = {
-  vocab_size: 12, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16,
-  max_position_embeddings: 6, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0,
-};
-const PLAIN: PlainBatch = {
-  inputIds: [[2, 5, 7, 1, 0], [3, 9, 11, 4, 6]],
-  tokenTypeIds: [[0, 0, 1, 1, 0], [0, 0, 0, 1, 1]],
-  attentionMask: [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]],
-  labels: [0, 1],
-};
-
 test("BERT: auto uses exact double back-propagation, equal to the float64 H·v within 1e-4", () => {
-  const model = createBertClassifier(CONFIG, { numLabels: 2, seed: 3, scope: "hvpexact" });
-  const batch: EncodedBatch = {
-    inputIds: tf.tensor2d(PLAIN.inputIds, undefined, "int32"),
-    tokenTypeIds: tf.tensor2d(PLAIN.tokenTypeIds, undefined, "int32"),
-    attentionMask: tf.tensor2d(PLAIN.attentionMask, undefined, "int32"),
-    labels: tf.tensor1d(PLAIN.labels, "int32"),
-  };
+  const model = createBertClassifier(SMALL_BERT, { numLabels: 2, seed: 3, scope: "hvpexact" });
+  const batch = tensorBatch(SMALL_BATCH);
   const loss = () => model.loss(batch, { training: false });
   const before = tf.memory().numTensors;
   const hvp = createHvp(loss, model.variables, { seed: 1 });
@@ -156,8 +127,8 @@ test("BERT: auto uses exact double back-propagation, equal to the float64 H·v w
   assert.ok(hvp.probeError! < 1e-3, `probe error ${hvp.probeError}`);
   const v = gaussianVector(shapesOf(model.variables), 7);
   const hv = hvp.apply(v);
-  const ref = float64BertHvp(model, PLAIN, flat(v));
-  const err = relativeError(flat(hv), ref);
+  const ref = float64BertHvp(model, SMALL_BATCH, flat(v));
+  const err = H.relativeError(flat(hv), ref);
   assert.ok(err < 1e-4, `relative error ${err.toExponential(2)} against float64`);
   [v, hv].forEach(disposeVector);
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
