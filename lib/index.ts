@@ -73,6 +73,7 @@ export * from "./train/results-file.ts";
 export * from "./inspect/progress.ts";
 export * from "./inspect/blocks.ts";
 export * from "./inspect/hvp.ts";
+export * from "./inspect/second-order-gradients.ts";
 export * from "./inspect/sharpness.ts";
 export * from "./inspect/sam-sharpness.ts";
 export * from "./inspect/directions.ts";

@@ -378,6 +378,8 @@ export interface LanczosEigenOptions extends HvpOptions, LongRunOptions {
   reorthogonalize?: boolean;
   /** Breakdown tolerance (see {@link LanczosOptions.breakdownTol}). */
   breakdownTol?: number;
+  /** A Ritz value counts as converged when its residual bound is at most `tol`·|θ| (default 1e-3). */
+  tol?: number;
 }
 
 /** The result of {@link hessianEigenvaluesLanczos}. */
@@ -386,6 +388,10 @@ export interface LanczosEigenResult {
   values: number[];
   /** Their residual bounds ‖Hy − θy‖ (small: converged). */
   residuals: number[];
+  /** Whether each residual bound is at most `tol`·|θ|. */
+  converged: boolean[];
+  /** Estimated relative error of the finite-difference products, when they were used (hvp.ts). */
+  hvpErrorEstimate?: number;
   /** Lanczos steps taken (Hessian-vector products, besides the `auto` probe). */
   iterations: number;
   /** Why Lanczos stopped. */
@@ -419,6 +425,8 @@ export async function hessianEigenvaluesLanczos(
   const total = vars.reduce((n, v) => n + v.size, 0);
   if (k > total) throw new Error(`option k = ${k} exceeds the number of parameters (${total})`);
   if (k > iterations) throw new Error(`option k = ${k} exceeds option iterations = ${iterations}: Lanczos gives at most one value per step`);
+  const tol = options.tol ?? 1e-3;
+  if (!(tol > 0)) throw new Error(`option tol must be positive, got ${tol}`);
   const seed = resolveSeed(options.seed);
   const hvp = createHvp(loss, vars, { ...options, seed });
   const res = await lanczos(hvp, vars, {
@@ -436,12 +444,14 @@ export async function hessianEigenvaluesLanczos(
   const result: LanczosEigenResult = {
     values: order.map((j) => res.nodes[j]),
     residuals: order.map((j) => res.residuals[j]),
+    converged: order.map((j) => res.residuals[j] <= tol * Math.abs(res.nodes[j])),
     iterations: res.iterations,
     stopReason: res.stopReason,
     method: hvp.method,
     aborted: res.aborted,
   };
   if (hvp.fallbackReason) result.fallbackReason = hvp.fallbackReason;
+  if (hvp.errorEstimate !== undefined) result.hvpErrorEstimate = hvp.errorEstimate;
   return result;
 }
 

@@ -54,6 +54,14 @@ export interface EigenResult {
   iterations: number[];
   /** Whether each eigenvalue met the tolerance before `maxIter`. */
   converged: boolean[];
+  /**
+   * Relative residual ‖H̃v − λv‖ / |λ| of each eigenvalue's last iterate (H̃: the Hessian deflated by
+   * the eigenvectors found before it); small means v is close to an eigenvector, not only that λ
+   * stopped changing.
+   */
+  residuals: number[];
+  /** Estimated relative error of the finite-difference products, when they were used (hvp.ts). */
+  hvpErrorEstimate?: number;
   /** True when the computation was interrupted (the values found so far are returned). */
   aborted: boolean;
 }
@@ -94,6 +102,7 @@ export async function hessianEigen(
   const vectors: ParamVector[] = [];
   const iterations: number[] = [];
   const converged: boolean[] = [];
+  const residuals: number[] = [];
   let aborted = false;
   for (let j = 0; j < k && !aborted; j++) {
     const start = gaussianVector(shapes, deriveSeed(seed, 1000 + j));
@@ -104,6 +113,7 @@ export async function hessianEigen(
     disposeVector(v);
     v = unit;
     let lambda = NaN;
+    let residual = NaN;
     let done = false;
     let it = 0;
     while (it < maxIter && !done) {
@@ -113,6 +123,8 @@ export async function hessianEigen(
       const w = orthogonalize(hv, vectors);
       disposeVector(hv);
       const wNorm = norm(w);
+      // v is a unit vector orthogonal to the deflation basis, so vᵀw = vᵀHv = estimate.
+      residual = Math.sqrt(Math.max(0, wNorm * wNorm - estimate * estimate)) / Math.abs(estimate);
       if (wNorm === 0 || !Number.isFinite(wNorm)) {
         disposeVector(w);
         lambda = estimate;
@@ -132,10 +144,12 @@ export async function hessianEigen(
     values.push(lambda);
     iterations.push(it);
     converged.push(done);
+    residuals.push(residual);
     vectors.push(v);
   }
-  const result: EigenResult = { values, method: hvp.method, iterations, converged, aborted };
+  const result: EigenResult = { values, method: hvp.method, iterations, converged, residuals, aborted };
   if (hvp.fallbackReason) result.fallbackReason = hvp.fallbackReason;
+  if (hvp.errorEstimate !== undefined) result.hvpErrorEstimate = hvp.errorEstimate;
   if (options.returnVectors) result.vectors = vectors;
   else for (const v of vectors) disposeVector(v);
   return result;
@@ -284,6 +298,12 @@ export interface BlockSharpnessRow {
   size: number;
   /** Dominant eigenvalue of the block's Hessian (NaN when `k` is 0). */
   topEigenvalue: number;
+  /** Whether the power iteration for it met `tol` before `maxIter` (false when `k` is 0). */
+  eigenConverged: boolean;
+  /** Power iterations it used (0 when `k` is 0). */
+  eigenIterations: number;
+  /** Its relative residual ‖Hv − λv‖ / |λ| (NaN when `k` is 0). */
+  eigenResidual: number;
   /** Hutchinson trace of the block's Hessian (NaN when `traceSamples` is 0). */
   trace: number;
   /** Trace divided by the block size (mean curvature per parameter). */
@@ -315,11 +335,17 @@ export async function sharpnessByBlock(
       onProgress: options.onProgress && ((e: { done: number; total: number }) => options.onProgress!({ phase: `${block}: ${p}`, done: e.done, total: e.total })),
     });
     let topEigenvalue = NaN;
+    let eigenConverged = false;
+    let eigenIterations = 0;
+    let eigenResidual = NaN;
     let trace = NaN;
     let method: HvpMethod = "double-backprop";
     if (k > 0) {
       const eig = await hessianEigen(loss, blockVars, { ...phase("eigenvalue"), k: Math.min(k, size), seed: options.seed === undefined ? undefined : deriveSeed(options.seed, b) });
       topEigenvalue = eig.values[0];
+      eigenConverged = eig.converged[0];
+      eigenIterations = eig.iterations[0];
+      eigenResidual = eig.residuals[0];
       method = eig.method;
       aborted = eig.aborted;
     }
@@ -329,7 +355,7 @@ export async function sharpnessByBlock(
       method = tr.method;
       aborted = tr.aborted;
     }
-    rows.push({ block, size, topEigenvalue, trace, tracePerParameter: trace / size, method });
+    rows.push({ block, size, topEigenvalue, eigenConverged, eigenIterations, eigenResidual, trace, tracePerParameter: trace / size, method });
     b++;
     if (aborted) break;
   }

@@ -176,7 +176,10 @@ export class BertForSequenceClassification implements SequenceModel {
         return reduction === "none" ? squared : (tf.mean(squared) as tf.Scalar);
       }
       const oneHot = tf.oneHot(tf.cast(labels, "int32"), this.numLabels);
-      const logLikelihood = tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1) as tf.Tensor1D;
+      // logits − logSumExp rather than tf.logSoftmax, a customGrad tfjs cannot differentiate twice
+      // (lib/inspect/second-order-gradients.ts); same value, and exact Hessian-vector products.
+      const logProbs = tf.sub(logits, tf.logSumExp(logits, 1, true));
+      const logLikelihood = tf.sum(tf.mul(oneHot, logProbs), 1) as tf.Tensor1D;
       return reduction === "none" ? tf.neg(logLikelihood) : (tf.neg(tf.mean(logLikelihood)) as tf.Scalar);
     });
   }

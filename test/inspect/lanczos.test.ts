@@ -121,6 +121,9 @@ test("top-k eigenvalues by Lanczos match the known spectrum and power iteration,
   assert.equal(top.method, "double-backprop");
   [10, 7, 5].forEach((l, i) => relClose(top.values[i], l, 1e-4, `λ${i + 1}`));
   top.residuals.forEach((x, i) => assert.ok(x < 1e-2, `residual ${i}: ${x}`));
+  assert.deepEqual(top.converged, top.residuals.map((x, i) => x <= 1e-3 * Math.abs(top.values[i])));
+  const short = await hessianEigenvaluesLanczos(loss, vars, { k: 3, iterations: 4, seed: 1 });
+  assert.ok(short.converged.includes(false), `4 steps: residuals ${short.residuals}`);
   const mag = await hessianEigenvaluesLanczos(loss, vars, { k: 3, iterations: 30, seed: 1, which: "magnitude" });
   [10, 7, -6].forEach((l, i) => relClose(mag.values[i], l, 1e-4, `|λ| order ${i + 1}`));
   const power = await hessianEigen(loss, vars, { k: 3, seed: 1, tol: 1e-6, maxIter: 1000 });

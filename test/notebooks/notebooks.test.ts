@@ -163,13 +163,27 @@ test("03-sharpness-and-landscape: spectra per block and landscapes on shared dir
   const cells = checked("03-sharpness-and-landscape");
   const S = settingsOf(cells);
   const frames = tables(cells);
-  assert.equal(frames.length, 5, "solutions, global spectrum, per-block, spectral density and 2-D summary tables");
+  assert.equal(frames.length, 6, "solutions, global spectrum, eigenvalue convergence, per-block, spectral density and 2-D summary tables");
   const spectrum = tableRows(frames[1]);
   assert.deepEqual(spectrum.map((r) => r.optimizer), ["Adam", "FSAM"]);
   for (const r of spectrum) assert.ok(Number.isFinite(Number(r.lambda1)) && Number.isFinite(Number(r.trace)));
-  const perBlock = tableRows(frames[2]);
+  // BERT's Hessian-vector products are exact now: auto keeps double back-propagation.
+  assert.deepEqual(spectrum.map((r) => r.method), ["double-backprop", "double-backprop"]);
+  // One convergence row per eigenvalue, the same values as the spectrum table; an unconverged one used every iteration.
+  const convergence = tableRows(frames[2]);
+  assert.deepEqual(convergence.map((r) => `${r.optimizer} ${r.eigenvalue}`), ["Adam λ1", "Adam λ2", "FSAM λ1", "FSAM λ2"]);
+  convergence.forEach((r, i) => {
+    const lambda = spectrum[i >> 1][i % 2 === 0 ? "lambda1" : "lambda2"];
+    assert.ok(Math.abs(Number(r.value) - Number(lambda)) <= 1e-6 * Math.abs(Number(lambda)), `${r.value} vs ${lambda}`);
+    const iterations = Number(r.iterations);
+    assert.ok(iterations >= 1 && iterations <= (S.maxIter as number), `iterations ${iterations}`);
+    assert.ok(r.converged === "true" || (r.converged === "false" && iterations === S.maxIter), `converged ${r.converged} after ${iterations}`);
+    assert.ok(Number(r.relativeResidual) >= 0, `residual ${r.relativeResidual}`);
+  });
+  const perBlock = tableRows(frames[3]);
   assert.equal(perBlock.filter((r) => r.optimizer === "Adam").length, perBlock.filter((r) => r.optimizer === "FSAM").length);
-  const slq = tableRows(frames[3]);
+  for (const r of perBlock) assert.ok(["true", "false"].includes(r.converged) && Number(r.iterations) <= (S.maxIter as number), JSON.stringify(r));
+  const slq = tableRows(frames[4]);
   assert.deepEqual(slq.map((r) => r.optimizer), ["Adam", "FSAM"]);
   for (const r of slq) {
     assert.ok(Number(r.smallestRitzValue) <= Number(r.largestRitzValue), "Ritz values in order");

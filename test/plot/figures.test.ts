@@ -140,7 +140,7 @@ test("training curves: runs overlaid and mean ± std bands over seeds", () => {
   assert.deepEqual(metric.data[0].x, [3]);
   assert.equal(axisTitle(metric, "yaxis"), "accuracy");
   assert.deepEqual(meanStd([{ x: [1, 2], y: [1, 3] }, { x: [2, 3], y: [5, 0] }]), { x: [2], mean: [4], std: [Math.SQRT2] });
-  const sharp = sharpnessBars([{ name: "Adam", rows: [{ block: "classifier", size: 3, topEigenvalue: 2, trace: 5, tracePerParameter: 5 / 3, method: "double-backprop" }] }], { quantity: "trace" });
+  const sharp = sharpnessBars([{ name: "Adam", rows: [{ block: "classifier", size: 3, topEigenvalue: 2, eigenConverged: true, eigenIterations: 4, eigenResidual: 1e-4, trace: 5, tracePerParameter: 5 / 3, method: "double-backprop" }] }], { quantity: "trace" });
   assert.deepEqual(sharp.data[0].y, [5]);
 });
 
