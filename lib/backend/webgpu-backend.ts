@@ -26,6 +26,8 @@ interface WebgpuBackendBase extends tf.KernelBackend {
   runWebGPUProgram(program: { constructor: { name: string } }, ...rest: unknown[]): tf.TensorInfo;
   readSync(dataId: object): tf.backend_util.BackendValues;
   read(dataId: object): Promise<tf.backend_util.BackendValues>;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
 }
 
 /** The constructor exported by `@tensorflow/tfjs-backend-webgpu`. */
@@ -61,8 +63,23 @@ function fsamBackendClass(Base: WebgpuBackendClass): new (device: unknown, info:
       this.errors = log;
     }
 
+    /**
+     * Throws the collected errors, if any, after submitting the commands already recorded (so that
+     * the errors those commands cause are reported now, with the others, not at a later op).
+     */
+    private checkErrors(where: string): void {
+      if (!this.errors.hasPending) return;
+      try {
+        this.endComputePassEncoder();
+        this.submitQueue();
+      } catch (error) {
+        this.errors.record(`submitting the recorded commands failed: ${(error as Error).message}`);
+      }
+      this.errors.throwPending(where);
+    }
+
     override runWebGPUProgram(program: { constructor: { name: string } }, ...rest: unknown[]): tf.TensorInfo {
-      this.errors.throwPending(`running ${program.constructor.name}`);
+      this.checkErrors(`running ${program.constructor.name}`);
       return super.runWebGPUProgram(program, ...rest);
     }
 
@@ -73,9 +90,9 @@ function fsamBackendClass(Base: WebgpuBackendClass): new (device: unknown, info:
     }
 
     override async read(dataId: object): Promise<tf.backend_util.BackendValues> {
-      this.errors.throwPending("reading a tensor");
+      this.checkErrors("reading a tensor");
       const values = await super.read(dataId);
-      this.errors.throwPending("returning a tensor's values");
+      this.checkErrors("returning a tensor's values");
       return values;
     }
 

@@ -43,6 +43,11 @@ export class WebgpuErrorLog {
     this.pending.push(message);
   }
 
+  /** Whether errors are waiting to be thrown. */
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
   /** Whether the device was lost (every later op fails). */
   get deviceLost(): boolean {
     return this.lost;
