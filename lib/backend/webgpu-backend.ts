@@ -53,6 +53,14 @@ export function throwPendingWebgpuErrors(where = "this check"): void {
   activeLog?.throwPending(where);
 }
 
+/**
+ * Keeps an error of a read nobody awaits (e.g. a statistic read in the background) so that the next
+ * op or read throws it instead of it being lost.
+ */
+export function reportWebgpuError(error: unknown): void {
+  activeLog?.record(error instanceof Error ? error.message : String(error));
+}
+
 /** The webgpu backend class with error checks and the sync-read guard, around tfjs's class. */
 function fsamBackendClass(Base: WebgpuBackendClass): new (device: unknown, info: AdapterInfoLike | undefined, log: WebgpuErrorLog) => WebgpuBackendBase {
   class FsamWebgpuBackend extends Base {

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { canReadSync } from "../backend/read.ts";
+import { reportWebgpuError } from "../backend/webgpu-backend.ts";
 
 /** The global L2 norm of a set of gradients (all concatenated), as a scalar tensor (the caller disposes it). */
 function globalNormTensor(grads: tf.NamedTensorMap): tf.Scalar {
@@ -102,6 +103,7 @@ export class GradientClipping extends tf.Optimizer {
         .then((v) => {
           this.lastNorm = v[0];
         })
+        .catch(reportWebgpuError)
         .finally(() => clipped.norm.dispose());
     }
     this.incrementIterations();
