@@ -110,15 +110,20 @@ async function criterionScores(
   const out = new Map<string, Float32Array>();
   switch (criterion) {
     case "magnitude":
-      for (const v of vars) out.set(v.name, (v.dataSync() as Float32Array).map(Math.abs));
+      for (const v of vars) out.set(v.name, ((await v.data()) as Float32Array).map(Math.abs));
       return out;
     case "random":
-      vars.forEach((v, i) => out.set(v.name, tf.tidy(() => tf.randomUniform(v.shape, 0, 1, "float32", deriveSeed(seed, i)).dataSync() as Float32Array)));
+      for (const [i, v] of vars.entries()) {
+        const u = tf.randomUniform(v.shape, 0, 1, "float32", deriveSeed(seed, i));
+        out.set(v.name, (await u.data()) as Float32Array);
+        u.dispose();
+      }
       return out;
     case "gradient": {
       if (!options.loss) throw new Error('compareMaskCriteria: criterion "gradient" needs option loss');
       const g = gradients(options.loss, vars);
-      vars.forEach((v, i) => out.set(v.name, (g[i].dataSync() as Float32Array).map(Math.abs)));
+      const data = await Promise.all(g.map((t) => t.data() as Promise<Float32Array>));
+      vars.forEach((v, i) => out.set(v.name, data[i].map(Math.abs)));
       tf.dispose(g);
       return out;
     }

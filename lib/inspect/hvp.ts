@@ -59,7 +59,7 @@ export interface HessianVectorProduct {
   /** Number of products computed so far. */
   readonly count: number;
   /** H·v as new tensors (caller disposes), one per variable. */
-  apply(v: ParamVector): ParamVector;
+  apply(v: ParamVector): Promise<ParamVector>;
 }
 
 /** The gradient of `loss` w.r.t. `vars` (zeros for variables the loss does not depend on). */
@@ -122,13 +122,13 @@ function doubleBackpropHvpUnguarded(loss: () => tf.Scalar, vars: readonly tf.Var
 }
 
 /** H·v by a central difference of gradients with perturbation norm `step`; restores the variables. */
-export function finiteDifferenceHvp(
+export async function finiteDifferenceHvp(
   loss: () => tf.Scalar,
   vars: readonly tf.Variable[],
   v: ParamVector,
   step: number,
-): ParamVector {
-  const vNorm = norm(v);
+): Promise<ParamVector> {
+  const vNorm = await norm(v);
   if (vNorm === 0) return vars.map((x) => tf.zerosLike(x));
   const h = step / vNorm;
   const base = snapshot(vars);
@@ -148,16 +148,16 @@ export function finiteDifferenceHvp(
 }
 
 /** Default finite-difference step: 1e-3 · max(1, ‖w‖). */
-function defaultStep(vars: readonly tf.Variable[]): number {
-  return 1e-3 * Math.max(1, norm(vars.slice()));
+async function defaultStep(vars: readonly tf.Variable[]): Promise<number> {
+  return 1e-3 * Math.max(1, await norm(vars.slice()));
 }
 
 /** Builds a Hessian-vector product operator, choosing the method as described in the module doc. */
-export function createHvp(
+export async function createHvp(
   loss: () => tf.Scalar,
   vars: readonly tf.Variable[],
   options: HvpOptions = {},
-): HessianVectorProduct {
+): Promise<HessianVectorProduct> {
   if (vars.length === 0) throw new Error("createHvp: vars is empty; pass the variables to differentiate");
   const requested = options.method ?? "auto";
   if (!["auto", "double-backprop", "finite-difference"].includes(requested)) {
@@ -167,7 +167,7 @@ export function createHvp(
     throw new Error(`option fdStep must be a positive number, got ${options.fdStep}`);
   }
   const tolerance = options.probeTolerance ?? 1e-2;
-  const fdStep = options.fdStep ?? defaultStep(vars);
+  const fdStep = options.fdStep ?? (await defaultStep(vars));
   let method: HvpMethod = requested === "auto" ? "double-backprop" : requested;
   let fallbackReason: string | undefined;
   let probeError: number | undefined;
@@ -181,10 +181,10 @@ export function createHvp(
       fallbackReason = `tfjs cannot differentiate the gradient: ${(err as Error).message}`;
     }
     if (exact) {
-      const fd = finiteDifferenceHvp(loss, vars, probe, fdStep);
+      const fd = await finiteDifferenceHvp(loss, vars, probe, fdStep);
       const diff = linearCombination(1, exact, -1, fd);
-      const fdNorm = norm(fd);
-      probeError = fdNorm === 0 && norm(exact) === 0 ? 0 : norm(diff) / Math.max(fdNorm, 1e-30);
+      const fdNorm = await norm(fd);
+      probeError = fdNorm === 0 && (await norm(exact)) === 0 ? 0 : (await norm(diff)) / Math.max(fdNorm, 1e-30);
       [diff, exact, fd].forEach(disposeVector);
       if (!(probeError <= tolerance)) {
         method = "finite-difference";
@@ -202,7 +202,7 @@ export function createHvp(
     get count() {
       return count;
     },
-    apply(v: ParamVector): ParamVector {
+    async apply(v: ParamVector): Promise<ParamVector> {
       if (v.length !== vars.length) throw new Error(`hvp: vector has ${v.length} parts for ${vars.length} variables`);
       count++;
       return method === "double-backprop" ? doubleBackpropHvp(loss, vars, v) : finiteDifferenceHvp(loss, vars, v, fdStep);

@@ -75,12 +75,12 @@ test("auto method falls back to finite differences when tfjs cannot differentiat
   const vars = namedVariables([["bert.pooler.dense.weight", [3, 3]]], 6, "tanh");
   const x = tf.tensor2d([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]]);
   const loss = () => tf.tidy(() => tf.sum(tf.square(tf.tanh(tf.matMul(x, vars[0])))) as tf.Scalar);
-  const hvp = createHvp(loss, vars, { seed: 1 });
+  const hvp = await createHvp(loss, vars, { seed: 1 });
   assert.equal(hvp.method, "finite-difference");
   assert.match(hvp.fallbackReason ?? "", /cannot differentiate|disagrees/);
   // Central differences of the closed-form gradient as an independent check of one column of H.
   const e = [tf.tensor2d([[1, 0, 0], [0, 0, 0], [0, 0, 0]])];
-  const hv = hvp.apply(e);
+  const hv = await hvp.apply(e);
   const h = 1e-2;
   const X = [[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]];
   const W = vars[0].arraySync() as number[][];
@@ -108,7 +108,7 @@ test("auto method rejects double back-prop through softmax, whose second derivat
   const vars = namedVariables([["classifier.weight", [3, 4]]], 7, "softmax");
   const x = tf.tensor2d([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [1, 0.2, 0.3]]);
   const loss = () => tf.tidy(() => tf.sum(tf.square(tf.softmax(tf.matMul(x, vars[0])))) as tf.Scalar);
-  const hvp = createHvp(loss, vars, { seed: 1 });
+  const hvp = await createHvp(loss, vars, { seed: 1 });
   assert.equal(hvp.method, "finite-difference");
   assert.ok((hvp.probeError ?? 0) > 1e-2, `probe error ${hvp.probeError}`);
 });

@@ -2,7 +2,7 @@
 // FSAM_BACKEND (cpu or webgpu) and prints their results as one JSON line `RESULT {...}`, so the
 // parent can compare the two backends. Covers the ops of the BERT model (forward, gradients), the
 // optimizers (5 steps of Adam, SAM, ASAM, GSAM, FSAM with clipping, one Fisher mask refresh), the
-// Fisher atlas, and tf.memory() over 50 FSAM steps. On webgpu it also
+// Fisher atlas, Hessian tools (eigenvalue, trace, Lanczos spectrum), a landscape, and tf.memory() over 50 FSAM steps. On webgpu it also
 // checks the backend's own guarantees (chunked AddN, sync-read error, WebGPU errors thrown).
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, formatBackendInfo } from "../../lib/backend.ts";
@@ -11,6 +11,10 @@ import { installWebgpuAddN, uninstallWebgpuAddN } from "../../lib/backend/webgpu
 import { createBertClassifier } from "../../lib/models/classifier.ts";
 import { createOptimizer } from "../../lib/train/optimizers.ts";
 import { fisherAtlas } from "../../lib/inspect/fisher.ts";
+import { hessianTraceEstimate } from "../../lib/inspect/sharpness.ts";
+import { hessianSpectralDensity } from "../../lib/inspect/lanczos.ts";
+import { eigenvectorDirections } from "../../lib/inspect/directions.ts";
+import { landscape1D } from "../../lib/inspect/landscape.ts";
 import { mulberry32 } from "../../lib/random.ts";
 import type { EncodedBatch } from "../../lib/types.ts";
 
@@ -104,6 +108,19 @@ for (const name of ["adam", "sam", "asam", "gsam", "fsam"]) {
   }
   (out.steps as Record<string, unknown>)[name] = result;
   built.optimizer.dispose();
+  model.dispose();
+}
+
+// Hessian tools (finite-difference products, as the notebooks use on BERT), a direction and a landscape.
+{
+  const model = createBertClassifier(CONFIG, { numLabels: 2, seed: 1 });
+  const loss = () => model.loss(batch, { training: false });
+  const hvp = { method: "finite-difference" as const, seed: 0 };
+  const eig = await eigenvectorDirections(loss, model.variables, { ...hvp, k: 1, maxIter: 4 });
+  const trace = await hessianTraceEstimate(loss, model.variables, { ...hvp, samples: 2 });
+  const density = await hessianSpectralDensity(loss, model.variables, { ...hvp, runs: 1, iterations: 4 });
+  const line = await landscape1D(model.variables, { model, batches: [batch] }, eig.directions[0], { points: 3, range: [-1, 1] });
+  out.hessian = { eigenvalue: eig.values[0], trace: trace.trace, ritz: density.nodes, landscape: line.loss };
   model.dispose();
 }
 
