@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type * as dfd from "danfojs-node";
 import { newDataFrame } from "../danfo.ts";
-import { computeFisher } from "../optim/fisher.ts";
+import { computeFisherAsync } from "../optim/fisher.ts";
 import { topKMask } from "../optim/topk.ts";
 import { groupByBlock } from "./blocks.ts";
 import { gradients } from "./hvp.ts";
@@ -149,7 +149,7 @@ export async function compareMaskCriteria(vars: tf.Variable[], options: Criteria
   let fisher = options.fisher;
   if (!fisher) {
     if (!options.fisherLoss) throw new Error("compareMaskCriteria: pass option fisher (e.g. fsam.fisher) or fisherLoss");
-    fisher = computeFisher(options.fisherLoss, vars, options.fisherSamples ?? 32);
+    fisher = await computeFisherAsync(options.fisherLoss, vars, options.fisherSamples ?? 32);
   }
   const fisherScores = new Map(vars.map((v) => {
     const f = fisher!.get(v.name);
