@@ -1,4 +1,4 @@
-// Child process of webgpu-parity.test.ts: runs the same small computations on the backend named by
+// Child process of parity.test.ts: runs the same small computations on the backend named by
 // FSAM_BACKEND (cpu or webgpu) and prints their results as one JSON line `RESULT {...}`, so the
 // parent can compare the two backends. Covers the ops of the BERT model (forward, gradients), the
 // optimizers (5 steps of Adam, SAM, ASAM, GSAM, FSAM with clipping, one Fisher mask refresh), the

@@ -10,7 +10,10 @@
 //   1e-4 absolute (measured ≤ 3e-6; Adam divides by √v, so near-zero gradients amplify noise);
 // - FSAM's Fisher scores: 1e-4 of the largest score (measured 1e-7); the mask: ≥ 99 % of entries
 //   agree (ties and near-threshold scores may swap; measured 100 %), same kept count, threshold
-//   within 1e-3 relative (measured 5e-7).
+//   within 1e-3 relative (measured 5e-7);
+// - Hessian tools with finite-difference products (top eigenvalue by power iteration, Hutchinson
+//   trace, 4 Lanczos Ritz values): 1e-3 × max(1, |value|) (measured ≤ 2e-5 relative); the loss along
+//   the eigenvector direction: 1e-4 absolute (measured 6e-6).
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -36,6 +39,7 @@ interface RunResult {
   loss: number;
   grads: number[];
   steps: Record<string, StepResult>;
+  hessian: { eigenvalue: number; trace: number; ritz: number[]; landscape: number[] };
   memory: { numTensors: number[]; numBytes: number[] };
   addN40?: number[];
   syncRead?: string;
@@ -115,6 +119,20 @@ test(`webgpu on ${webgpuAdapter ?? "no adapter"} matches cpu: forward, gradients
   assert.ok(agree >= 0.99, `masks agree on only ${(100 * agree).toFixed(2)} %`);
   assert.deepEqual(gf.atlas, cf.atlas, "the Fisher atlas of the mask");
   assert.ok(Math.abs(cf.threshold! - gf.threshold!) <= 1e-3 * Math.abs(cf.threshold!), `threshold ${cf.threshold} vs ${gf.threshold}`);
+});
+
+test("webgpu matches cpu: Hessian eigenvalue, trace, Lanczos spectrum, and the landscape along the eigenvector", { skip: skipWithoutWebgpu, timeout: 900_000 }, async (t) => {
+  const [cpu, gpu] = await bothRuns();
+  const c = cpu.result.hessian;
+  const g = gpu.result.hessian;
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-3 * Math.max(1, Math.abs(a)), `${what}: ${a} on cpu, ${b} on webgpu`);
+  close(c.eigenvalue, g.eigenvalue, "top eigenvalue");
+  close(c.trace, g.trace, "trace estimate");
+  assert.equal(g.ritz.length, c.ritz.length);
+  c.ritz.forEach((x, i) => close(x, g.ritz[i], `Ritz value ${i}`));
+  const landscapeDiff = maxDiff(c.landscape, g.landscape, "landscape");
+  assert.ok(landscapeDiff <= 1e-4, `landscape differs by ${landscapeDiff}`);
+  t.diagnostic(`Hessian: eigenvalue ${Math.abs(c.eigenvalue - g.eigenvalue).toExponential(1)}, trace ${Math.abs(c.trace - g.trace).toExponential(1)}; landscape ${landscapeDiff.toExponential(1)}`);
 });
 
 test("webgpu: tf.memory() is flat over 50 FSAM steps, and no WebGPU error was reported", { skip: skipWithoutWebgpu, timeout: 900_000 }, async () => {
