@@ -68,7 +68,7 @@ for (const name of values.optimizers.split(",").map((s) => checkOptimizerName(s.
     progress: "terminal",
   });
   const seconds = (performance.now() - t0) / 1000;
-  const trainAcc = evaluateModel(r.model, task.train, task.tokenizer, "default", { maxLength: 32 }).metric;
+  const trainAcc = (await evaluateModel(r.model, task.train, task.tokenizer, "default", { maxLength: 32 })).metric;
   const devAcc = r.final.metric;
   rows.push(
     `${name.padEnd(6)} train acc ${trainAcc.toFixed(4)}  dev acc ${devAcc.toFixed(4)}  gap ${(trainAcc - devAcc).toFixed(4)}  ` +

@@ -53,14 +53,14 @@ export interface HvpFidelity {
 const flat = (p: ParamVector) => new Float64Array(p.flatMap((t) => [...t.dataSync()]));
 
 /** Runs `fn` `reps` times after one warm-up and returns its result and the median ms. */
-function timed<T>(fn: () => T, dispose: (x: T) => void, reps = 3): { result: T; ms: number } {
-  dispose(fn());
+async function timed<T>(fn: () => T | Promise<T>, dispose: (x: T) => void, reps = 3): Promise<{ result: T; ms: number }> {
+  dispose(await fn());
   const times: number[] = [];
   let result!: T;
   for (let r = 0; r < reps; r++) {
     if (r > 0) dispose(result);
     const t0 = performance.now();
-    result = fn();
+    result = await fn();
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -68,13 +68,13 @@ function timed<T>(fn: () => T, dispose: (x: T) => void, reps = 3): { result: T; 
 }
 
 /** The three methods on one model and batch, errors against `reference` (or double back-prop). */
-function compareMethods(model: BertForSequenceClassification, batch: EncodedBatch, v: ParamVector, reference?: Float64Array): MethodFigures {
+async function compareMethods(model: BertForSequenceClassification, batch: EncodedBatch, v: ParamVector, reference?: Float64Array): Promise<MethodFigures> {
   const vars = model.variables;
   const loss = () => model.loss(batch, { training: false });
-  const scale = Math.max(1, norm(vars));
-  const dbp = timed(() => doubleBackpropHvp(loss, vars, v), disposeVector);
-  const fd = timed(() => finiteDifferenceHvp(loss, vars, v, 1e-3 * scale), disposeVector);
-  const rich = timed(() => richardsonHvp(loss, vars, v, 1e-2 * scale), (r) => disposeVector(r.product));
+  const scale = Math.max(1, await norm(vars));
+  const dbp = await timed(() => doubleBackpropHvp(loss, vars, v), disposeVector);
+  const fd = await timed(() => finiteDifferenceHvp(loss, vars, v, 1e-3 * scale), disposeVector);
+  const rich = await timed(() => richardsonHvp(loss, vars, v, 1e-2 * scale), (r) => disposeVector(r.product));
   const exact = flat(dbp.result);
   const ref = reference ?? exact;
   const vFlat = flat(v);
@@ -100,7 +100,7 @@ export async function measureHvpFidelity(options: { batch?: number; seqLen?: num
   const small = createBertClassifier(SMALL_BERT, { numLabels: 2, seed: 3 });
   const smallBatch = tensorBatch(SMALL_BATCH);
   const vSmall = gaussianVector(shapesOf(small.variables), 7);
-  const smallFigures = compareMethods(small, smallBatch, vSmall, float64BertHvp(small, SMALL_BATCH, flat(vSmall)));
+  const smallFigures = await compareMethods(small, smallBatch, vSmall, float64BertHvp(small, SMALL_BATCH, flat(vSmall)));
   const smallParams = small.parameterCount();
   disposeVector(vSmall);
   tf.dispose(Object.values(smallBatch));
@@ -120,7 +120,7 @@ export async function measureHvpFidelity(options: { batch?: number; seqLen?: num
   adam.dispose();
   const batch = encodeExamples(task.train.slice(0, batchSize), task.tokenizer, { maxLength: seqLen, task: task.task });
   const v = gaussianVector(shapesOf(model.variables), 11);
-  const tiny = compareMethods(model, batch, v);
+  const tiny = await compareMethods(model, batch, v);
   const plain: PlainBatch = {
     inputIds: batch.inputIds.arraySync(),
     tokenTypeIds: batch.tokenTypeIds.arraySync(),
@@ -130,10 +130,10 @@ export async function measureHvpFidelity(options: { batch?: number; seqLen?: num
   const vFlat = flat(v);
   const float64Quadratic = float64BertBilinear(model, plain, vFlat, vFlat);
   const loss = () => model.loss(batch, { training: false });
-  const gradientMs = timed(
+  const gradientMs = (await timed(
     () => tf.tidy(() => { const { value, grads } = tf.variableGrads(loss, model.variables); return [value, ...Object.values(grads)]; }),
     (ts) => tf.dispose(ts),
-  ).ms;
+  )).ms;
   const figures: HvpFidelity = {
     small: { ...smallFigures, parameters: smallParams },
     bertTiny: { ...tiny, parameters: model.parameterCount(), gradientMs, batch: batch.inputIds.shape[0], seqLen: batch.inputIds.shape[1], trainSteps, float64Quadratic },

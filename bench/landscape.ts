@@ -45,11 +45,11 @@ const leaked = tf.memory().numTensors - tensorsBefore;
 
 const loss = () => model.loss(batches[0], { training: false });
 const t0 = performance.now();
-const hvp = createHvp(loss, model.variables, { seed: 1 });
+const hvp = await createHvp(loss, model.variables, { seed: 1 });
 const probeMs = performance.now() - t0;
 const v = gaussianVector(shapesOf(model.variables), 3);
 const t1 = performance.now();
-disposeVector(hvp.apply(v));
+disposeVector(await hvp.apply(v));
 const hvpMs = performance.now() - t1;
 disposeVector(v);
 

@@ -13,7 +13,7 @@ import { CellRunner, cellFileName, type RunResult } from "./cell-runner.ts";
 import { ModuleLoader } from "./module-loader.ts";
 import { KeyboardInterrupt, currentCell, currentOrLatestCell, runInCell, type CellContext } from "./cell-context.ts";
 import { OutputRouter } from "./output-router.ts";
-import { PlotlyHtml, toMimeBundle } from "./renderers.ts";
+import { PlotlyHtml, prepareToRender, toMimeBundle } from "./renderers.ts";
 import { type CensusTf, cellLeftovers, takeCensus } from "./tensor-census.ts";
 import { createDisplay, type DisplaySink } from "./display-api.ts";
 import { History } from "./history.ts";
@@ -447,6 +447,7 @@ export class Kernel {
         return source.trim() === "" ? { hasValue: false } : this.#runSource(source, count);
       });
       if (value.hasValue && !silent) {
+        await prepareToRender(value.value);
         const data = await toMimeBundle(value.value, this.#plotly);
         resultText = String(data["text/plain"] ?? "");
         this.#output.send("execute_result", { execution_count: count, data, metadata: {} }, msg.header);
@@ -537,6 +538,7 @@ export class Kernel {
         const compiled = compiler.compile(String(expr));
         if ("errors" in compiled) throw new Error(compiled.errors.map((e) => e.message).join("; "));
         const r = await this.#runner.run(compiled, currentCell()!);
+        if (r.hasValue) await prepareToRender(r.value);
         out[name] = { status: "ok", data: r.hasValue ? await toMimeBundle(r.value, this.#plotly) : { "text/plain": "undefined" }, metadata: {} };
       } catch (err) {
         out[name] = { status: "error", ...this.#traceback.report(err) };

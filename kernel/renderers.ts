@@ -60,6 +60,17 @@ export function isTensor(v: unknown): v is TensorLike {
   );
 }
 
+/**
+ * Reads a tensor's values asynchronously before it is rendered, so that a GPU backend (whose
+ * tensors cannot be read synchronously in Node) has them on the host for {@link toMimeBundle}.
+ * Does nothing for other values.
+ */
+export async function prepareToRender(value: unknown): Promise<void> {
+  if (isTensor(value) && !value.isDisposed && typeof (value as { data?: unknown }).data === "function") {
+    await (value as unknown as { data(): Promise<unknown> }).data();
+  }
+}
+
 /** Formats one tensor element. */
 function formatScalar(x: unknown, dtype: string): string {
   if (typeof x === "number") {

@@ -2,7 +2,8 @@
  * Picks the fastest tfjs backend available at run time and reports what it picked and why.
  *
  * Order: `tensorflow` (libtensorflow via `@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node`)
- * → `webgpu` (`@tensorflow/tfjs-backend-webgpu` on Dawn's Node binding, only with a GPU adapter)
+ * → `webgpu` (`@tensorflow/tfjs-backend-webgpu` on Dawn's Node binding, only with a hardware GPU
+ * adapter: software ones such as llvmpipe are skipped unless forced)
  * → `wasm` (XNNPACK; its slow transposed/batched matrix products are replaced, see
  * `lib/backend/wasm-matmul.ts`) → `cpu`. Each faster backend that could not be used is reported
  * with the reason. `FSAM_BACKEND=cpu|wasm|webgpu|tensorflow` (or `initBackend({backend})`) forces one.
@@ -13,6 +14,7 @@ import { probeCpu } from "./backend/probe-cpu.ts";
 import { probeTensorflow } from "./backend/probe-tensorflow.ts";
 import { probeWasm } from "./backend/probe-wasm.ts";
 import { probeWebgpu } from "./backend/probe-webgpu.ts";
+import { formatWebgpuLimits, type WebgpuLimits } from "./backend/webgpu-adapter.ts";
 
 /** A tfjs backend FSAM Lab knows how to load. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -44,6 +46,10 @@ export interface BackendInfo {
   threads?: number;
   /** wasm only: whether the fast kernels are installed (matmul, leading-axis sum, row gather, copy-free identity). */
   fastKernels?: boolean;
+  /** webgpu only: whether the adapter is a software (CPU) implementation such as llvmpipe. */
+  softwareAdapter?: boolean;
+  /** webgpu only: the device's limits that matter for training (storage buffers, sizes). */
+  limits?: WebgpuLimits;
   /** The tfjs version, e.g. "4.22.0". */
   tfjsVersion: string;
 }
@@ -54,10 +60,10 @@ export interface InitBackendOptions {
   backend?: BackendName;
 }
 
-/** The probe that activates each backend. */
-const PROBES: Record<BackendName, () => Promise<ProbeResult>> = {
+/** The probe that activates each backend; `forced` is true when the user asked for that backend. */
+const PROBES: Record<BackendName, (forced: boolean) => Promise<ProbeResult>> = {
   tensorflow: probeTensorflow,
-  webgpu: () => probeWebgpu(),
+  webgpu: (forced) => probeWebgpu({ allowSoftware: forced }),
   wasm: probeWasm,
   cpu: probeCpu,
 };
@@ -108,7 +114,7 @@ function makeInfo(
 async function select(forced: { name: BackendName; source: string } | undefined): Promise<BackendInfo> {
   if (forced !== undefined) {
     try {
-      return makeInfo(forced.name, await PROBES[forced.name](), true, []);
+      return makeInfo(forced.name, await PROBES[forced.name](true), true, []);
     } catch (error) {
       const how =
         forced.source === "FSAM_BACKEND"
@@ -120,7 +126,7 @@ async function select(forced: { name: BackendName; source: string } | undefined)
   const skipped: SkippedBackend[] = [];
   for (const name of BACKEND_NAMES) {
     try {
-      return makeInfo(name, await PROBES[name](), false, skipped);
+      return makeInfo(name, await PROBES[name](false), false, skipped);
     } catch (error) {
       skipped.push({ backend: name, reason: firstLine(error) });
     }
@@ -166,13 +172,17 @@ export function backendInfo(): BackendInfo | undefined {
 /**
  * One or two human-readable lines for the kernel banner, e.g.
  * `tfjs 4.22.0 on wasm (CPU, SIMD, 1 thread, fast kernels)` and
- * `skipped tensorflow: @tensorflow/tfjs-node-gpu not installed; …; webgpu: no GPU adapter`.
+ * `skipped tensorflow: @tensorflow/tfjs-node-gpu not installed; …; webgpu: no GPU adapter`; on webgpu
+ * the first line names the adapter and its limits, e.g. `tfjs 4.22.0 on webgpu (NVIDIA H200,
+ * 8 storage buffers/stage, 2 GiB binding, 4 GiB buffer, 48 KiB workgroup memory)`.
  */
 export function formatBackendInfo(info: BackendInfo): string {
   const details = [info.device];
   if (info.simd !== undefined) details.push(info.simd ? "SIMD" : "no SIMD");
   if (info.threads !== undefined) details.push(`${info.threads} thread${info.threads === 1 ? "" : "s"}`);
   if (info.fastKernels) details.push("fast kernels");
+  if (info.softwareAdapter) details.push("software adapter");
+  if (info.limits !== undefined) details.push(formatWebgpuLimits(info.limits));
   if (info.forced) details.push("forced");
   const lines = [`tfjs ${info.tfjsVersion} on ${info.backend} (${details.join(", ")})`];
   if (info.skipped.length > 0) {

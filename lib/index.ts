@@ -16,6 +16,9 @@ export * from "./atomic-write.ts";
 // --- backend ---
 export * from "./backend.ts";
 export * from "./backend/wasm-matmul.ts";
+export { WebGPUError } from "./backend/webgpu-errors.ts";
+export { throwPendingWebgpuErrors } from "./backend/webgpu-backend.ts";
+export { canReadSync } from "./backend/read.ts";
 
 // --- optim ---
 export * from "./optim/options.ts";

@@ -6,6 +6,8 @@
  * when it is not (that message becomes a `skipped` entry of `BackendInfo`).
  */
 
+import type { WebgpuLimits } from "./webgpu-adapter.ts";
+
 /** What a successful probe knows about the backend it activated. */
 export interface ProbeResult {
   /** The device doing the work, e.g. "CPU", or the GPU adapter's name. */
@@ -16,6 +18,10 @@ export interface ProbeResult {
   threads?: number;
   /** wasm only: whether the faster kernels (matmul, leading-axis sum, row gather, copy-free identity) are installed. */
   fastKernels?: boolean;
+  /** webgpu only: whether the adapter is a software (CPU) implementation such as llvmpipe. */
+  softwareAdapter?: boolean;
+  /** webgpu only: the device's limits that matter for training. */
+  limits?: WebgpuLimits;
 }
 
 /**

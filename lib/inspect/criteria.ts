@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type * as dfd from "danfojs-node";
 import { newDataFrame } from "../danfo.ts";
-import { computeFisher } from "../optim/fisher.ts";
+import { computeFisherAsync } from "../optim/fisher.ts";
 import { topKMask } from "../optim/topk.ts";
 import { groupByBlock } from "./blocks.ts";
 import { gradients } from "./hvp.ts";
@@ -111,7 +111,7 @@ async function criterionScores(
   const out = new Map<string, Float32Array>();
   switch (criterion) {
     case "magnitude":
-      for (const v of vars) out.set(v.name, (v.dataSync() as Float32Array).map(Math.abs));
+      for (const v of vars) out.set(v.name, ((await v.data()) as Float32Array).map(Math.abs));
       return out;
     case "random":
       vars.forEach((v, i) => out.set(v.name, uniformArray(v.size, seed, i)));
@@ -119,7 +119,8 @@ async function criterionScores(
     case "gradient": {
       if (!options.loss) throw new Error('compareMaskCriteria: criterion "gradient" needs option loss');
       const g = gradients(options.loss, vars);
-      vars.forEach((v, i) => out.set(v.name, (g[i].dataSync() as Float32Array).map(Math.abs)));
+      const data = await Promise.all(g.map((t) => t.data() as Promise<Float32Array>));
+      vars.forEach((v, i) => out.set(v.name, data[i].map(Math.abs)));
       tf.dispose(g);
       return out;
     }
@@ -145,7 +146,7 @@ export async function compareMaskCriteria(vars: tf.Variable[], options: Criteria
   let fisher = options.fisher;
   if (!fisher) {
     if (!options.fisherLoss) throw new Error("compareMaskCriteria: pass option fisher (e.g. fsam.fisher) or fisherLoss");
-    fisher = computeFisher(options.fisherLoss, vars, options.fisherSamples ?? 32);
+    fisher = await computeFisherAsync(options.fisherLoss, vars, options.fisherSamples ?? 32);
   }
   const fisherScores = new Map(vars.map((v) => {
     const f = fisher!.get(v.name);

@@ -238,9 +238,10 @@ export async function eigenvectorDirections(
   options: EigenOptions = {},
 ): Promise<{ directions: Direction[]; values: number[]; method: HvpMethod }> {
   const res = await hessianEigen(loss, vars, { ...options, returnVectors: true });
+  const read = await Promise.all((res.vectors ?? []).map((vec) => Promise.all(vec.map((t) => t.data() as Promise<Float32Array>))));
   const directions = (res.vectors ?? []).map((vec, j) => {
     const values: WeightSnapshot = new Map();
-    vars.forEach((v, i) => values.set(hfName(v.name), { shape: v.shape.slice(), data: (vec[i].dataSync() as Float32Array).slice() }));
+    vars.forEach((v, i) => values.set(hfName(v.name), { shape: v.shape.slice(), data: read[j][i].slice() }));
     tf.dispose(vec);
     return { label: `Hessian eigenvector ${j + 1} (λ = ${res.values[j].toPrecision(4)})`, kind: "eigenvector" as const, values };
   });

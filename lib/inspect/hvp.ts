@@ -79,7 +79,7 @@ export interface HessianVectorProduct {
   /** Number of products computed so far. */
   readonly count: number;
   /** H·v as new tensors (caller disposes), one per variable. */
-  apply(v: ParamVector): ParamVector;
+  apply(v: ParamVector): Promise<ParamVector>;
 }
 
 /** The gradient of `loss` w.r.t. `vars` (zeros for variables the loss does not depend on). */
@@ -174,13 +174,13 @@ function withRestoredVariables<T>(vars: readonly tf.Variable[], fn: (base: Param
 }
 
 /** H·v by a central difference of gradients with perturbation norm `step`; restores the variables. */
-export function finiteDifferenceHvp(
+export async function finiteDifferenceHvp(
   loss: () => tf.Scalar,
   vars: readonly tf.Variable[],
   v: ParamVector,
   step: number,
-): ParamVector {
-  const vNorm = norm(v);
+): Promise<ParamVector> {
+  const vNorm = await norm(v);
   if (vNorm === 0) return vars.map((x) => tf.zerosLike(x));
   return withRestoredVariables(vars, (base) => centralDifference(loss, vars, base, v, step / vNorm));
 }
@@ -201,37 +201,37 @@ export interface EstimatedProduct {
  * n/h in D(h) (so 2n/h in D(h/2)), the extrapolated error is ≈ 2.69·n/h and the estimate ≈ 2.98·n/h.
  * Four gradient evaluations; restores the variables.
  */
-export function richardsonHvp(
+export async function richardsonHvp(
   loss: () => tf.Scalar,
   vars: readonly tf.Variable[],
   v: ParamVector,
   step: number,
-): EstimatedProduct {
-  const vNorm = norm(v);
+): Promise<EstimatedProduct> {
+  const vNorm = await norm(v);
   if (vNorm === 0) return { product: vars.map((x) => tf.zerosLike(x)), relativeError: 0 };
-  return withRestoredVariables(vars, (base) => {
-    const coarse = centralDifference(loss, vars, base, v, step / vNorm);
-    const fine = centralDifference(loss, vars, base, v, step / (2 * vNorm));
-    const product = linearCombination(4 / 3, fine, -1 / 3, coarse);
-    const change = linearCombination(1, fine, -1, coarse);
-    const size = norm(product);
-    const error = (4 / 3) * norm(change);
-    [coarse, fine, change].forEach(disposeVector);
-    return { product, relativeError: error === 0 ? 0 : error / size };
-  });
+  const [coarse, fine] = withRestoredVariables(vars, (base) => [
+    centralDifference(loss, vars, base, v, step / vNorm),
+    centralDifference(loss, vars, base, v, step / (2 * vNorm)),
+  ]);
+  const product = linearCombination(4 / 3, fine, -1 / 3, coarse);
+  const change = linearCombination(1, fine, -1, coarse);
+  const size = await norm(product);
+  const error = (4 / 3) * (await norm(change));
+  [coarse, fine, change].forEach(disposeVector);
+  return { product, relativeError: error === 0 ? 0 : error / size };
 }
 
 /** Default finite-difference step: 1e-2 · max(1, ‖w‖) for Richardson, 1e-3 · max(1, ‖w‖) for plain differences. */
-function defaultStep(vars: readonly tf.Variable[], richardson: boolean): number {
-  return (richardson ? 1e-2 : 1e-3) * Math.max(1, norm(vars.slice()));
+async function defaultStep(vars: readonly tf.Variable[], richardson: boolean): Promise<number> {
+  return (richardson ? 1e-2 : 1e-3) * Math.max(1, await norm(vars.slice()));
 }
 
 /** Builds a Hessian-vector product operator, choosing the method as described in the module doc. */
-export function createHvp(
+export async function createHvp(
   loss: () => tf.Scalar,
   vars: readonly tf.Variable[],
   options: HvpOptions = {},
-): HessianVectorProduct {
+): Promise<HessianVectorProduct> {
   if (vars.length === 0) throw new Error("createHvp: vars is empty; pass the variables to differentiate");
   const requested = options.method ?? "auto";
   if (!["auto", "double-backprop", "finite-difference"].includes(requested)) {
@@ -245,11 +245,11 @@ export function createHvp(
   }
   const tolerance = options.probeTolerance ?? 1e-3;
   const richardson = options.fdRichardson ?? true;
-  const fdStep = options.fdStep ?? defaultStep(vars, richardson);
+  const fdStep = options.fdStep ?? (await defaultStep(vars, richardson));
   let errorEstimate: number | undefined;
-  const finiteDifference = (v: ParamVector): ParamVector => {
+  const finiteDifference = async (v: ParamVector): Promise<ParamVector> => {
     if (!richardson) return finiteDifferenceHvp(loss, vars, v, fdStep);
-    const { product, relativeError } = richardsonHvp(loss, vars, v, fdStep);
+    const { product, relativeError } = await richardsonHvp(loss, vars, v, fdStep);
     errorEstimate = Math.max(errorEstimate ?? 0, relativeError);
     return product;
   };
@@ -266,10 +266,10 @@ export function createHvp(
       fallbackReason = `tfjs cannot differentiate the gradient: ${(err as Error).message}`;
     }
     if (exact) {
-      const fd = finiteDifference(probe);
+      const fd = await finiteDifference(probe);
       const diff = linearCombination(1, exact, -1, fd);
-      const fdNorm = norm(fd);
-      probeError = fdNorm === 0 && norm(exact) === 0 ? 0 : norm(diff) / Math.max(fdNorm, 1e-30);
+      const fdNorm = await norm(fd);
+      probeError = fdNorm === 0 && (await norm(exact)) === 0 ? 0 : (await norm(diff)) / Math.max(fdNorm, 1e-30);
       [diff, exact, fd].forEach(disposeVector);
       const accepted = Math.max(tolerance, 2 * (errorEstimate ?? 0));
       if (!(probeError <= accepted)) {
@@ -293,7 +293,7 @@ export function createHvp(
     get errorEstimate() {
       return errorEstimate;
     },
-    apply(v: ParamVector): ParamVector {
+    async apply(v: ParamVector): Promise<ParamVector> {
       if (v.length !== vars.length) throw new Error(`hvp: vector has ${v.length} parts for ${vars.length} variables`);
       count++;
       return method === "double-backprop" ? doubleBackpropHvp(loss, vars, v) : finiteDifference(v);

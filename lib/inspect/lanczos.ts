@@ -206,14 +206,21 @@ function unflatten(flat: tf.Tensor1D, shapes: readonly number[][]): ParamVector 
 }
 
 /** ⟨a, b⟩ of flat tensors as a number. */
-function flatDot(a: tf.Tensor1D, b: tf.Tensor1D): number {
-  return tf.tidy(() => tf.dot(a, b).dataSync()[0]);
+async function flatDot(a: tf.Tensor1D, b: tf.Tensor1D): Promise<number> {
+  const d = tf.dot(a, b);
+  try {
+    return (await d.data())[0];
+  } finally {
+    d.dispose();
+  }
 }
 
 /** `w − Σ_j (u_jᵀw)·u_j` over the orthonormal `basis` (one read-back for all coefficients; new tensor). */
-function gramSchmidtPass(w: tf.Tensor1D, basis: readonly tf.Tensor1D[]): tf.Tensor1D {
+async function gramSchmidtPass(w: tf.Tensor1D, basis: readonly tf.Tensor1D[]): Promise<tf.Tensor1D> {
   if (basis.length === 0) return w.clone();
-  const coefficients = tf.tidy(() => tf.stack(basis.map((u) => tf.dot(u, w))).dataSync());
+  const stacked = tf.tidy(() => tf.stack(basis.map((u) => tf.dot(u, w))));
+  const coefficients = await stacked.data();
+  stacked.dispose();
   let out = w.clone();
   basis.forEach((u, j) => {
     if (coefficients[j] === 0) return;
@@ -275,11 +282,11 @@ export async function lanczos(
   const m = Math.min(iterations, dimension);
   const phase = options.phase ?? "Lanczos";
 
-  let v = (() => {
+  let v = await (async () => {
     const raw = options.startVector ?? (start === "gaussian" ? gaussianVector(shapes, seed) : rademacherVector(shapes, seed));
     const flat = flatten(raw);
     if (!options.startVector) disposeVector(raw);
-    const n0 = Math.sqrt(flatDot(flat, flat));
+    const n0 = Math.sqrt(await flatDot(flat, flat));
     if (!(n0 > 0) || !Number.isFinite(n0)) {
       flat.dispose();
       throw new Error(`option startVector must be a finite non-zero vector (its norm is ${n0})`);
@@ -301,18 +308,18 @@ export async function lanczos(
       const parts = unflatten(v, shapes);
       let hvParts: ParamVector;
       try {
-        hvParts = hvp.apply(parts);
+        hvParts = await hvp.apply(parts);
       } finally {
         disposeVector(parts);
       }
       const hv = flatten(hvParts);
       disposeVector(hvParts);
-      const a = flatDot(hv, v);
+      const a = await flatDot(hv, v);
       if (!Number.isFinite(a)) {
         hv.dispose();
         throw new Error(`lanczos: the Hessian-vector product is not finite at step ${i + 1} (vᵀHv = ${a})`);
       }
-      scale = Math.max(scale, Math.sqrt(flatDot(hv, hv)));
+      scale = Math.max(scale, Math.sqrt(await flatDot(hv, hv)));
       alpha.push(a);
       const prev = i > 0 ? basis[basis.length - 2] : undefined;
       const prevBeta = i > 0 ? beta[i - 1] : 0;
@@ -324,12 +331,12 @@ export async function lanczos(
       hv.dispose();
       if (reorthogonalize) {
         for (let pass = 0; pass < 2; pass++) {
-          const next = gramSchmidtPass(w, basis);
+          const next = await gramSchmidtPass(w, basis);
           w.dispose();
           w = next;
         }
       }
-      const b = Math.sqrt(flatDot(w, w));
+      const b = Math.sqrt(await flatDot(w, w));
       residualNorm = b;
       const last = i === m - 1;
       const broke = !last && !(b > breakdownTol * scale);
@@ -428,7 +435,7 @@ export async function hessianEigenvaluesLanczos(
   const tol = options.tol ?? 1e-3;
   if (!(tol > 0)) throw new Error(`option tol must be positive, got ${tol}`);
   const seed = resolveSeed(options.seed);
-  const hvp = createHvp(loss, vars, { ...options, seed });
+  const hvp = await createHvp(loss, vars, { ...options, seed });
   const res = await lanczos(hvp, vars, {
     iterations,
     seed: deriveSeed(seed, 5000),
@@ -579,7 +586,7 @@ export async function hessianSpectralDensity(
   if (options.sigma !== undefined) checkPositiveNumber("option sigma", options.sigma);
   if (vars.length === 0) throw new Error("hessianSpectralDensity: vars is empty; pass the variables to differentiate");
   const seed = resolveSeed(options.seed);
-  const hvp = createHvp(loss, vars, { ...options, seed });
+  const hvp = await createHvp(loss, vars, { ...options, seed });
   const out: SpectralDensityRun[] = [];
   let aborted = false;
   for (let r = 0; r < runs && !aborted; r++) {

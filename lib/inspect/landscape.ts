@@ -68,10 +68,12 @@ function evaluatorOf(target: LandscapeTarget): LandscapeEvaluator {
 }
 
 /** Reads loss and accuracy of one evaluation with one host read, disposing the tensors. */
-function readEvaluation(evaluate: LandscapeEvaluator): { loss: number; accuracy: number | undefined } {
+async function readEvaluation(evaluate: LandscapeEvaluator): Promise<{ loss: number; accuracy: number | undefined }> {
   const e = evaluate();
   if (!(e?.loss instanceof tf.Tensor)) throw new Error("evaluate must return {loss: tf.Scalar, accuracy?: tf.Scalar}");
-  const values = tf.tidy(() => tf.stack([e.loss.reshape([]), (e.accuracy ?? tf.scalar(NaN)).reshape([])]).dataSync());
+  const stacked = tf.tidy(() => tf.stack([e.loss.reshape([]), (e.accuracy ?? tf.scalar(NaN)).reshape([])]));
+  const values = await stacked.data();
+  stacked.dispose();
   e.loss.dispose();
   e.accuracy?.dispose();
   return { loss: values[0], accuracy: e.accuracy ? values[1] : undefined };
@@ -207,7 +209,7 @@ async function evaluateGrid(
   try {
     for (let p = 0; p < coefficients.length; p++) {
       assignOffset(vars, base, dirs, coefficients[p]);
-      const e = readEvaluation(evaluate);
+      const e = await readEvaluation(evaluate);
       loss[p] = e.loss;
       if (e.accuracy !== undefined) {
         accuracy[p] = e.accuracy;

@@ -14,16 +14,21 @@ export function disposeVector(v: ParamVector): void {
   for (const t of v) t.dispose();
 }
 
-/** Σ_i ⟨a_i, b_i⟩ as a number. */
-export function dot(a: ParamVector, b: ParamVector): number {
+/** Σ_i ⟨a_i, b_i⟩ as a number (read asynchronously, as every backend allows). */
+export async function dot(a: ParamVector, b: ParamVector): Promise<number> {
   if (a.length !== b.length) throw new Error(`dot: vectors have ${a.length} and ${b.length} parts`);
   if (a.length === 0) return 0;
-  return tf.tidy(() => tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i])))).dataSync()[0]);
+  const total = tf.tidy(() => tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i])))));
+  try {
+    return (await total.data())[0];
+  } finally {
+    total.dispose();
+  }
 }
 
 /** The Euclidean norm over all parts. */
-export function norm(a: ParamVector): number {
-  return Math.sqrt(dot(a, a));
+export async function norm(a: ParamVector): Promise<number> {
+  return Math.sqrt(await dot(a, a));
 }
 
 /** α·a + β·b (new tensors). */

@@ -67,10 +67,10 @@ export interface EigenResult {
 }
 
 /** Removes from `w` its components along the orthonormal `basis` vectors (Gram–Schmidt); new tensors. */
-function orthogonalize(w: ParamVector, basis: readonly ParamVector[]): ParamVector {
+async function orthogonalize(w: ParamVector, basis: readonly ParamVector[]): Promise<ParamVector> {
   let out = w.map((t) => t.clone());
   for (const u of basis) {
-    const c = dot(out, u);
+    const c = await dot(out, u);
     const next = linearCombination(1, out, -c, u);
     disposeVector(out);
     out = next;
@@ -96,7 +96,7 @@ export async function hessianEigen(
   const total = vars.reduce((n, v) => n + v.size, 0);
   if (k > total) throw new Error(`option k = ${k} exceeds the number of parameters (${total})`);
   const seed = resolveSeed(options.seed);
-  const hvp = createHvp(loss, vars, { ...options, seed });
+  const hvp = await createHvp(loss, vars, { ...options, seed });
   const shapes = shapesOf(vars);
   const values: number[] = [];
   const vectors: ParamVector[] = [];
@@ -106,9 +106,9 @@ export async function hessianEigen(
   let aborted = false;
   for (let j = 0; j < k && !aborted; j++) {
     const start = gaussianVector(shapes, deriveSeed(seed, 1000 + j));
-    let v = orthogonalize(start, vectors);
+    let v = await orthogonalize(start, vectors);
     disposeVector(start);
-    const n0 = norm(v);
+    const n0 = await norm(v);
     const unit = scale(v, 1 / n0);
     disposeVector(v);
     v = unit;
@@ -118,11 +118,11 @@ export async function hessianEigen(
     let it = 0;
     while (it < maxIter && !done) {
       it++;
-      const hv = hvp.apply(v);
-      const estimate = dot(v, hv);
-      const w = orthogonalize(hv, vectors);
+      const hv = await hvp.apply(v);
+      const estimate = await dot(v, hv);
+      const w = await orthogonalize(hv, vectors);
       disposeVector(hv);
-      const wNorm = norm(w);
+      const wNorm = await norm(w);
       // v is a unit vector orthogonal to the deflation basis, so vᵀw = vᵀHv = estimate.
       residual = Math.sqrt(Math.max(0, wNorm * wNorm - estimate * estimate)) / Math.abs(estimate);
       if (wNorm === 0 || !Number.isFinite(wNorm)) {
@@ -201,14 +201,14 @@ export async function hessianTraceEstimate(
   const samples = options.samples ?? 100;
   checkPositiveInt("option samples", samples);
   const seed = resolveSeed(options.seed);
-  const hvp = createHvp(loss, vars, { ...options, seed });
+  const hvp = await createHvp(loss, vars, { ...options, seed });
   const shapes = shapesOf(vars);
   const draws: number[] = [];
   let aborted = false;
   for (let s = 0; s < samples; s++) {
     const v = rademacherVector(shapes, deriveSeed(seed, 2000 + s));
-    const hv = hvp.apply(v);
-    draws.push(dot(v, hv));
+    const hv = await hvp.apply(v);
+    draws.push(await dot(v, hv));
     disposeVector(v);
     disposeVector(hv);
     if (await progressCheckpoint(options, { phase: "Hessian trace", done: s + 1, total: samples })) {
@@ -250,13 +250,13 @@ export async function hessianDiagonal(
   const samples = options.samples ?? 100;
   checkPositiveInt("option samples", samples);
   const seed = resolveSeed(options.seed);
-  const hvp = createHvp(loss, vars, { ...options, seed });
+  const hvp = await createHvp(loss, vars, { ...options, seed });
   const shapes = shapesOf(vars);
   let sum: ParamVector = vars.map((v) => tf.zerosLike(v));
   let done = 0;
   for (let s = 0; s < samples; s++) {
     const v = rademacherVector(shapes, deriveSeed(seed, 3000 + s));
-    const hv = hvp.apply(v);
+    const hv = await hvp.apply(v);
     const next = sum.map((t, i) => tf.tidy(() => tf.add(t, tf.mul(v[i], hv[i]))));
     disposeVector(sum);
     disposeVector(v);
@@ -266,10 +266,8 @@ export async function hessianDiagonal(
     if (await progressCheckpoint(options, { phase: "Hessian diagonal", done, total: samples })) break;
   }
   const out = new Map<string, Float32Array>();
-  vars.forEach((v, i) => {
-    const data = sum[i].dataSync() as Float32Array;
-    out.set(v.name, data.map((x) => x / done));
-  });
+  const data = await Promise.all(sum.map((t) => t.data() as Promise<Float32Array>));
+  vars.forEach((v, i) => out.set(v.name, data[i].map((x) => x / done)));
   disposeVector(sum);
   return out;
 }

@@ -3,7 +3,8 @@
  * is restricted to the parameters with the largest Fisher information.
  */
 import * as tf from "@tensorflow/tfjs";
-import { computeFisher } from "./fisher.ts";
+import { canReadSync } from "../backend/read.ts";
+import { computeFisher, computeFisherAsync } from "./fisher.ts";
 import { resolveFisherSAMOptions, samOptionsOf, type FisherSAMOptions, type ResolvedFisherSAMOptions } from "./options.ts";
 import { SAM, trainableVariables, type PerturbationMask } from "./sam.ts";
 import { kthLargest, topKMask } from "./topk.ts";
@@ -75,6 +76,8 @@ export class FisherSAM extends SAM {
   private fisherThreshold = NaN;
   private readonly unmasked = new Map<string, number>();
   private lastVars: tf.Variable[] | undefined;
+  /** The step whose due refresh {@link FisherSAM.prepareStep} already made. */
+  private preparedStep: number | undefined;
   private readonly listeners = new Set<(e: MaskRefreshEvent) => void>();
 
   /**
@@ -124,10 +127,31 @@ export class FisherSAM extends SAM {
   /** Refreshes the mask at t % maskInterval == 0, or when a maskable variable has no mask yet. */
   protected override beforeStep(vars: tf.Variable[]): void {
     this.lastVars = vars;
-    const due = this.step % this.options.maskInterval === 0;
-    if (due || vars.some((v) => this.options.maskable(v) && !this.maskTensors.has(v.name))) {
-      this.updateMask(vars);
+    if (this.preparedStep === this.step) {
+      this.preparedStep = undefined;
+      return;
     }
+    if (this.refreshDue(vars)) this.updateMask(vars);
+  }
+
+  /** Whether the next step refreshes the mask. */
+  private refreshDue(vars: tf.Variable[]): boolean {
+    const due = this.step % this.options.maskInterval === 0;
+    return due || vars.some((v) => this.options.maskable(v) && !this.maskTensors.has(v.name));
+  }
+
+  /**
+   * Makes the mask refresh the next `minimize(f, …, varList)` is due for now, reading the Fisher
+   * scores asynchronously (does nothing when no refresh is due). Required before each step on the
+   * webgpu backend, which cannot read synchronously; `train()` calls it.
+   *
+   * @param varList the variables the next step trains (default: those of the last step, or every trainable variable).
+   */
+  async prepareStep(varList?: tf.Variable[]): Promise<void> {
+    const vars = trainableVariables(varList ?? this.lastVars);
+    if (this.preparedStep === this.step || !this.refreshDue(vars)) return;
+    await this.updateMaskAsync(vars);
+    this.preparedStep = this.step;
   }
 
   /** The mask of a maskable variable; non-maskable variables keep their full perturbation. */
@@ -142,16 +166,43 @@ export class FisherSAM extends SAM {
   /**
    * Recomputes the Fisher information and the mask now, over the maskable variables among `varList`
    * (default: the variables of the last step, or every trainable variable before the first step),
-   * and notifies the {@link FisherSAM.onMaskRefresh} listeners.
+   * and notifies the {@link FisherSAM.onMaskRefresh} listeners. On webgpu use
+   * {@link FisherSAM.updateMaskAsync} (or {@link FisherSAM.prepareStep} before `minimize`).
    */
   updateMask(varList?: tf.Variable[]): void {
+    if (!canReadSync()) {
+      throw new Error(
+        `FisherSAM: the mask refresh of step ${this.step} reads the Fisher scores, which the ${tf.getBackend()} backend cannot do synchronously: ` +
+          "call `await fsam.prepareStep(vars)` before `minimize` (train() does), or `await fsam.updateMaskAsync(vars)`",
+      );
+    }
+    const vars = this.maskableVars(varList);
+    this.applyFisher(vars, computeFisher(this.options.fisherLoss, vars, this.fisherCalls()));
+  }
+
+  /** {@link FisherSAM.updateMask} reading the Fisher scores with `await data()` (works on every backend). */
+  async updateMaskAsync(varList?: tf.Variable[]): Promise<void> {
+    const vars = this.maskableVars(varList);
+    this.applyFisher(vars, await computeFisherAsync(this.options.fisherLoss, vars, this.fisherCalls()));
+  }
+
+  /** The maskable variables among the trainable ones of `varList` (default: last step's, or all);
+   * records the others as unmasked (always fully perturbed). */
+  private maskableVars(varList?: tf.Variable[]): tf.Variable[] {
     const candidates = trainableVariables(varList ?? this.lastVars);
-    const vars = candidates.filter((v) => this.options.maskable(v));
     this.unmasked.clear();
     for (const v of candidates) if (!this.options.maskable(v)) this.unmasked.set(v.name, v.size);
-    const { fisherLoss, fisherMode, fisherSamples, sparsity } = this.options;
-    const fisher = computeFisher(fisherLoss, vars, fisherMode === "batch" ? 1 : fisherSamples);
-    const { masks, threshold } = topKMask(fisher, 1 - sparsity);
+    return candidates.filter((v) => this.options.maskable(v));
+  }
+
+  /** How many `fisherLoss` calls one Fisher estimate makes. */
+  private fisherCalls(): number {
+    return this.options.fisherMode === "batch" ? 1 : this.options.fisherSamples;
+  }
+
+  /** Selects the mask from the Fisher scores, stores it and notifies the listeners. */
+  private applyFisher(vars: tf.Variable[], fisher: Map<string, Float32Array>): void {
+    const { masks, threshold } = topKMask(fisher, 1 - this.options.sparsity);
     tf.dispose([...this.maskTensors.values()]);
     this.maskTensors.clear();
     this.masksData.clear();

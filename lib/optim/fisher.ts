@@ -36,8 +36,36 @@ export function computeFisher(
   vars: tf.Variable[],
   n: number,
 ): Map<string, Float32Array> {
+  const means = fisherTensors(loss, vars, n);
+  try {
+    return new Map(vars.map((v, j) => [v.name, means[j].dataSync() as Float32Array]));
+  } finally {
+    tf.dispose(means);
+  }
+}
+
+/**
+ * {@link computeFisher} reading the scores back with `await data()`, as the webgpu backend
+ * requires (same values).
+ */
+export async function computeFisherAsync(
+  loss: (i: number) => tf.Scalar,
+  vars: tf.Variable[],
+  n: number,
+): Promise<Map<string, Float32Array>> {
+  const means = fisherTensors(loss, vars, n);
+  try {
+    const data = await Promise.all(means.map((m) => m.data() as Promise<Float32Array>));
+    return new Map(vars.map((v, j) => [v.name, data[j]]));
+  } finally {
+    tf.dispose(means);
+  }
+}
+
+/** The Fisher scores of {@link computeFisher} as tensors on the backend, aligned with `vars` (the caller disposes them). */
+function fisherTensors(loss: (i: number) => tf.Scalar, vars: tf.Variable[], n: number): tf.Tensor[] {
   if (!Number.isInteger(n) || n < 1) throw new Error(`computeFisher: n must be an integer >= 1, got ${n}`);
-  if (vars.length === 0) return new Map();
+  if (vars.length === 0) return [];
   // The first sample's squares start the sums (no zero-filled accumulators to allocate and add).
   let sums: tf.Tensor[] = [];
   try {
@@ -54,13 +82,7 @@ export function computeFisher(
       tf.dispose(sums);
       sums = next;
     }
-    const fisher = new Map<string, Float32Array>();
-    vars.forEach((v, j) => {
-      const mean = tf.tidy(() => tf.div(sums[j], n));
-      fisher.set(v.name, mean.dataSync() as Float32Array);
-      mean.dispose();
-    });
-    return fisher;
+    return tf.tidy(() => sums.map((s) => tf.div(s, n)));
   } finally {
     tf.dispose(sums);
   }

@@ -4,16 +4,42 @@
  * is the norm of all gradients concatenated.
  */
 import * as tf from "@tensorflow/tfjs";
+import { canReadSync } from "../backend/read.ts";
+import { reportWebgpuError } from "../backend/webgpu-backend.ts";
+
+/** The global L2 norm of a set of gradients (all concatenated), as a scalar tensor (the caller disposes it). */
+function globalNormTensor(grads: tf.NamedTensorMap): tf.Scalar {
+  return tf.tidy(() => {
+    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+    return squares.length === 0 ? tf.scalar(0) : (tf.sqrt(tf.addN(squares)) as tf.Scalar);
+  });
+}
 
 /** The global L2 norm of a set of gradients (all concatenated), as a number. */
 export function globalNorm(grads: tf.NamedTensorMap): number {
-  const total = tf.tidy(() => {
-    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
-    return squares.length === 0 ? tf.scalar(0) : tf.sqrt(tf.addN(squares));
-  });
+  const total = globalNormTensor(grads);
   const norm = total.dataSync()[0];
   total.dispose();
   return norm;
+}
+
+/**
+ * {@link clipByGlobalNorm} without reading anything back: the scale min(1, maxNorm / (‖g‖₂ + 1e-6))
+ * is applied on the backend, and the norm is returned as a scalar tensor. The caller disposes the
+ * returned tensors (and the inputs).
+ */
+export function clipByGlobalNormOnDevice(
+  grads: tf.NamedTensorMap,
+  maxNorm: number,
+): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
+  if (!(maxNorm > 0)) throw new Error(`clipNorm must be > 0, got ${maxNorm}`);
+  return tf.tidy(() => {
+    const norm = globalNormTensor(grads);
+    const coef = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+    const out: tf.NamedTensorMap = {};
+    for (const [name, g] of Object.entries(grads)) out[name] = tf.mul(g, coef);
+    return { grads: out, norm };
+  });
 }
 
 /**
@@ -24,12 +50,10 @@ export function clipByGlobalNorm(
   grads: tf.NamedTensorMap,
   maxNorm: number,
 ): { grads: tf.NamedTensorMap; norm: number } {
-  if (!(maxNorm > 0)) throw new Error(`clipNorm must be > 0, got ${maxNorm}`);
-  const norm = globalNorm(grads);
-  const coef = Math.min(1, maxNorm / (norm + 1e-6));
-  const out: tf.NamedTensorMap = {};
-  for (const [name, g] of Object.entries(grads)) out[name] = coef < 1 ? tf.mul(g, coef) : tf.clone(g);
-  return { grads: out, norm };
+  const clipped = clipByGlobalNormOnDevice(grads, maxNorm);
+  const norm = clipped.norm.dataSync()[0];
+  clipped.norm.dispose();
+  return { grads: clipped.grads, norm };
 }
 
 /**
@@ -43,7 +67,10 @@ export class GradientClipping extends tf.Optimizer {
     return "GradientClipping";
   }
 
-  /** Global norm of the last gradients received, before clipping (NaN before the first step). */
+  /**
+   * Global norm of the last gradients received, before clipping (NaN before the first step). On
+   * webgpu it is set once the value has been read back, asynchronously.
+   */
   lastNorm = Number.NaN;
 
   /** Wraps `inner`; `maxNorm` must be > 0. */
@@ -60,12 +87,24 @@ export class GradientClipping extends tf.Optimizer {
     const grads: tf.NamedTensorMap = Array.isArray(variableGradients)
       ? Object.fromEntries(variableGradients.map((g) => [g.name, g.tensor]))
       : variableGradients;
-    const clipped = clipByGlobalNorm(grads, this.maxNorm);
-    this.lastNorm = clipped.norm;
+    const clipped = clipByGlobalNormOnDevice(grads, this.maxNorm);
     try {
       this.inner.applyGradients(clipped.grads);
     } finally {
       tf.dispose(Object.values(clipped.grads));
+    }
+    if (canReadSync()) {
+      this.lastNorm = clipped.norm.dataSync()[0];
+      clipped.norm.dispose();
+    } else {
+      // webgpu: the norm arrives asynchronously (by the next awaited read, e.g. the step's loss).
+      void clipped.norm
+        .data()
+        .then((v) => {
+          this.lastNorm = v[0];
+        })
+        .catch(reportWebgpuError)
+        .finally(() => clipped.norm.dispose());
     }
     this.incrementIterations();
   }

@@ -30,10 +30,10 @@ export interface Evaluation {
  * Runs the model (no dropout) over the batches: predictions (arg-max class, or the value for a
  * one-output regression head), the labels, and the example-weighted mean loss. Disposes the batches.
  */
-export function predictBatches(
+export async function predictBatches(
   model: SequenceModel,
   batches: Iterable<EncodedBatch>,
-): { predictions: number[]; labels: number[]; loss: number } {
+): Promise<{ predictions: number[]; labels: number[]; loss: number }> {
   const predictions: number[] = [];
   const labels: number[] = [];
   let lossSum = 0;
@@ -46,10 +46,11 @@ export function predictBatches(
         return [p, l];
       });
       const n = pred.shape[0];
-      predictions.push(...pred.dataSync());
-      lossSum += loss.dataSync()[0] * n;
+      const [p, l] = await Promise.all([pred.data(), loss.data()]);
+      predictions.push(...p);
+      lossSum += l[0] * n;
       tf.dispose([pred, loss]);
-      if (batch.labels) labels.push(...batch.labels.dataSync());
+      if (batch.labels) labels.push(...(await batch.labels.data()));
     } finally {
       tf.dispose([batch.inputIds, batch.tokenTypeIds, batch.attentionMask, ...(batch.labels ? [batch.labels] : [])]);
     }
@@ -58,8 +59,8 @@ export function predictBatches(
 }
 
 /** Evaluates the model on the batches with the scorer (the labels come from the batches). */
-export function evaluateBatches(model: SequenceModel, batches: Iterable<EncodedBatch>, scorer: Scorer): Evaluation {
-  const { predictions, labels, loss } = predictBatches(model, batches);
+export async function evaluateBatches(model: SequenceModel, batches: Iterable<EncodedBatch>, scorer: Scorer): Promise<Evaluation> {
+  const { predictions, labels, loss } = await predictBatches(model, batches);
   if (labels.length !== predictions.length) {
     throw new Error(`evaluate: ${predictions.length} predictions but ${labels.length} labels (unlabelled batches?)`);
   }

@@ -26,6 +26,8 @@ export interface MaskRefreshRecord {
 export interface MaskRefreshSource {
   /** Subscribes to mask refreshes; returns the unsubscribe function. */
   onMaskRefresh(cb: (e: MaskRefreshRecord) => void): () => void;
+  /** Makes a refresh due at the next step now, reading asynchronously (needed on webgpu). */
+  prepareStep?(vars: tf.Variable[]): Promise<void>;
 }
 
 /** Early stopping: stop after `patience` evaluations without improvement of the monitored value. */
@@ -65,7 +67,7 @@ export interface TrainingLoopSetup {
   /** The learning-rate schedule (its `totalSteps` should match). */
   schedule: LearningRateSchedule;
   /** Evaluates the model on the dev set. */
-  evaluate: (model: SequenceModel) => Evaluation;
+  evaluate: (model: SequenceModel) => Evaluation | Promise<Evaluation>;
   /** Name of the headline metric (for the progress display). */
   metricName: string;
   /** Evaluate every this many steps, in addition to each epoch end. 0 or undefined: epoch ends only. */
@@ -160,7 +162,7 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
   };
 
   const runEvaluation = async (row: HistoryRow): Promise<Evaluation> => {
-    const ev = setup.evaluate(model);
+    const ev = await setup.evaluate(model);
     last = ev;
     row.metric = ev.metric;
     row.devLoss = ev.loss;
@@ -193,11 +195,12 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
           refreshedThisStep = false;
           let loss: number;
           try {
+            await setup.maskSource?.prepareStep?.(model.variables);
             const cost = acceptsPerExampleLoss(optimizer)
               ? optimizer.minimize(perExampleLoss(model, batch, { training: true }), true, model.variables)
               : optimizer.minimize(() => model.loss(batch, { training: true }), true, model.variables);
             if (!cost) throw new Error("optimizer.minimize returned no cost");
-            loss = cost.dataSync()[0];
+            loss = (await cost.data())[0];
             cost.dispose();
           } finally {
             tf.dispose([batch.inputIds, batch.tokenTypeIds, batch.attentionMask, ...(batch.labels ? [batch.labels] : [])]);

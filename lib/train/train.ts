@@ -248,13 +248,13 @@ export function taskScorer(spec: TaskSpec): Scorer {
  * Evaluates a model on examples with the task's official metric (no dropout), in batches of
  * `batchSize` (default 64) and sequences of at most `maxLength` tokens (default 128).
  */
-export function evaluateModel(
+export async function evaluateModel(
   model: SequenceModel,
   examples: readonly Example[],
   tokenizer: BertTokenizer,
   task: string | TaskSpec,
   options: { batchSize?: number; maxLength?: number } = {},
-): Evaluation {
+): Promise<Evaluation> {
   const spec = resolveTask(task);
   const it = batches(examples, tokenizer, { batchSize: options.batchSize ?? 64, maxLength: options.maxLength ?? 128, task: spec });
   return evaluateBatches(model, it, taskScorer(spec));
@@ -360,8 +360,8 @@ export async function train(userOptions: TrainOptions = {}): Promise<TrainResult
       epochs,
       ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
       schedule,
-      evaluate: (m) => {
-        const ev = evaluateBatches(m, batches(data.dev, tokenizer, { batchSize: evalBatchSize, maxLength, task: spec }), scorer);
+      evaluate: async (m) => {
+        const ev = await evaluateBatches(m, batches(data.dev, tokenizer, { batchSize: evalBatchSize, maxLength, task: spec }), scorer);
         lastScores = ev.scores;
         return ev;
       },

@@ -17,6 +17,7 @@ import {
   type BackendName,
 } from "../../lib/backend.ts";
 import { WASM_KERNEL_PATCHES } from "../../lib/backend/probe-wasm.ts";
+import { softwareAdapterReason, type AdapterLike } from "../../lib/backend/webgpu-adapter.ts";
 
 const require = createRequire(import.meta.url);
 const backendModule = fileURLToPath(new URL("../../lib/backend.ts", import.meta.url));
@@ -34,19 +35,22 @@ const nodeGpu = packageName("@tensorflow/tfjs-node-gpu");
 const node = packageName("@tensorflow/tfjs-node");
 const realTensorflow = nodeGpu === "@tensorflow/tfjs-node-gpu" || node === "@tensorflow/tfjs-node";
 
-/** Whether Dawn (the `webgpu` package) reports a GPU adapter here, asked directly. */
-async function hasGpuAdapter(): Promise<boolean> {
+/** What adapter Dawn (the `webgpu` package) reports here, asked directly: none, a software one (lavapipe) or a GPU. */
+async function adapterKind(): Promise<"none" | "software" | "hardware"> {
   try {
     const dawn = (await import("webgpu")) as unknown as {
-      create(o: string[]): { requestAdapter(): Promise<unknown> };
+      create(o: string[]): { requestAdapter(): Promise<AdapterLike | null> };
     };
-    const timeout = new Promise((resolve) => setTimeout(resolve, 5000, null).unref());
-    return (await Promise.race([dawn.create([]).requestAdapter(), timeout])) != null;
+    const timeout = new Promise<null>((resolve) => setTimeout(resolve, 5000, null).unref());
+    const adapter = await Promise.race([dawn.create([]).requestAdapter(), timeout]);
+    if (adapter == null) return "none";
+    return softwareAdapterReason(adapter, adapter.info) === undefined ? "hardware" : "software";
   } catch {
-    return false;
+    return "none";
   }
 }
-const gpuAdapter = await hasGpuAdapter();
+const adapter = await adapterKind();
+const gpuAdapter = adapter === "hardware";
 
 /** Runs `initBackend()` in a fresh process with the given FSAM_BACKEND; returns its info or error. */
 function initInChild(fsamBackend: string): { info?: BackendInfo; error?: string } {
@@ -94,7 +98,8 @@ test("automatic choice: first loadable of tensorflow → webgpu → wasm → cpu
     assert.match(tensorflow.reason, /@tensorflow\/tfjs-node is an alias of @tensorflow\/tfjs, no native binding/);
   }
   if (nodeGpu === undefined) assert.match(tensorflow.reason, /@tensorflow\/tfjs-node-gpu not installed/);
-  assert.match(webgpu.reason, /no GPU adapter|webgpu package|requestAdapter/);
+  if (adapter === "software") assert.match(webgpu.reason, /^only a software adapter, .+ slower than wasm; FSAM_BACKEND=webgpu forces it\)$/);
+  else assert.match(webgpu.reason, /no GPU adapter|webgpu package|requestAdapter/);
   assert.ok(seconds < 20, `selection took ${seconds.toFixed(1)} s (the webgpu probe must not hang)`);
 });
 
@@ -155,7 +160,7 @@ test("forcing tensorflow fails with a clear message unless a real libtensorflow 
   assert.equal(tf.getBackend(), active, "a failed forced load leaves the active backend alone");
 });
 
-test("forcing webgpu without a GPU adapter fails quickly and clearly", { skip: gpuAdapter && "this machine has a GPU adapter" }, async () => {
+test("forcing webgpu without a GPU adapter fails quickly and clearly", { skip: adapter !== "none" && `this machine has a ${adapter} adapter` }, async () => {
   const started = performance.now();
   await assert.rejects(initBackend({ backend: "webgpu" }), /the webgpu backend could not be loaded: .*(no GPU adapter|webgpu package)/);
   assert.ok(performance.now() - started < 10000);
@@ -194,6 +199,11 @@ test("formatBackendInfo: one line for the choice, one for the skipped backends",
   );
   const gpu: BackendInfo = { backend: "webgpu", device: "NVIDIA H100", forced: true, skipped: [], tfjsVersion: "4.22.0" };
   assert.equal(formatBackendInfo(gpu), "tfjs 4.22.0 on webgpu (NVIDIA H100, forced)");
+  const limits = { maxStorageBuffersPerShaderStage: 16, maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 32 - 1, maxComputeWorkgroupStorageSize: 32768 };
+  assert.equal(
+    formatBackendInfo({ ...gpu, device: "llvmpipe (LLVM 15)", softwareAdapter: true, limits }),
+    "tfjs 4.22.0 on webgpu (llvmpipe (LLVM 15), software adapter, 16 storage buffers/stage, 128 MiB binding, 4.0 GiB buffer, 32 KiB workgroup memory, forced)",
+  );
   const threads = formatBackendInfo({ ...wasm, simd: false, threads: 4, fastKernels: false, skipped: [] });
   assert.equal(threads, "tfjs 4.22.0 on wasm (CPU, no SIMD, 4 threads)");
   const current = backendInfo();

@@ -66,21 +66,21 @@ test("BERT: the evaluator matches model.loss, the 2-D grid centre equals it, no 
   model.dispose();
 });
 
-test("BERT: auto picks exact double back-propagation; the operator is symmetric (uᵀHv = vᵀHu)", () => {
+test("BERT: auto picks exact double back-propagation; the operator is symmetric (uᵀHv = vᵀHu)", async () => {
   const model = createBertClassifier(CONFIG, { numLabels: 2, seed: 3, scope: "hvpbert" });
   const b = batch(5);
   const loss = () => model.loss(b, { training: false });
   const before = tf.memory().numTensors;
-  const hvp = createHvp(loss, model.variables, { seed: 1 });
+  const hvp = await createHvp(loss, model.variables, { seed: 1 });
   assert.equal(hvp.method, "double-backprop", hvp.fallbackReason);
   assert.equal(tf.memory().numTensors, before, "the auto probe leaked tensors");
   const shapes = shapesOf(model.variables);
   const u = gaussianVector(shapes, 11);
   const v = gaussianVector(shapes, 12);
-  const hu = hvp.apply(u);
-  const hv = hvp.apply(v);
-  const a = dot(u, hv);
-  const c = dot(v, hu);
+  const hu = await hvp.apply(u);
+  const hv = await hvp.apply(v);
+  const a = await dot(u, hv);
+  const c = await dot(v, hu);
   assert.ok(Math.abs(a - c) <= 1e-4 * Math.max(Math.abs(a), Math.abs(c), 1e-3), `uᵀHv ${a} vs vᵀHu ${c}`);
   [u, v, hu, hv].forEach(disposeVector);
   model.dispose();

@@ -58,7 +58,7 @@ test("symmetricTridiagonalEigen: T·z = λ·z, orthonormal vectors, ascending va
 test("Lanczos with iterations ≥ dimension recovers every eigenvalue (diagonal and rotated Hessian)", async () => {
   const vars = namedVariables(SPEC, 1, "lzall");
   for (const [what, a] of [["diagonal", diagonal(EIGS)], ["rotated", withSpectrum(EIGS, 7)]] as const) {
-    const hvp = createHvp(quadraticLoss(vars, a), vars, { seed: 1 });
+    const hvp = await createHvp(quadraticLoss(vars, a), vars, { seed: 1 });
     assert.equal(hvp.method, "double-backprop");
     const res = await lanczos(hvp, vars, { iterations: 20, seed: 3 });
     assert.equal(res.iterations, 9, "capped at the dimension");
@@ -87,7 +87,7 @@ test("the quadrature's first moment equals vᵀAv/vᵀv for an explicit start ve
   const start: ParamVector = [tf.tensor(v.slice(0, 4), [2, 2]), tf.tensor(v.slice(4, 6), [2]), tf.tensor(v.slice(6), [3])];
   const vAv = sum(v.map((x, i) => x * sum(a[i].map((y, j) => y * v[j]))));
   const vv = sum(v.map((x) => x * x));
-  const hvp = createHvp(quadraticLoss(vars, a), vars, { seed: 1 });
+  const hvp = await createHvp(quadraticLoss(vars, a), vars, { seed: 1 });
   for (const iterations of [1, 3, 9]) {
     const res = await lanczos(hvp, vars, { iterations, startVector: start });
     assert.equal(res.iterations, iterations);
@@ -101,7 +101,7 @@ test("the quadrature's first moment equals vᵀAv/vᵀv for an explicit start ve
 test("repeated eigenvalues: Lanczos breaks down on the invariant Krylov space with exact multiplicity weights", async () => {
   const vars = namedVariables(SPEC, 3, "lzrep");
   const eigs = [3, 3, 3, 1, 1, 2, 2, 2, 3];
-  const res = await lanczos(createHvp(quadraticLoss(vars, diagonal(eigs)), vars, { seed: 1 }), vars, { iterations: 9, seed: 5 });
+  const res = await lanczos(await createHvp(quadraticLoss(vars, diagonal(eigs)), vars, { seed: 1 }), vars, { iterations: 9, seed: 5 });
   assert.equal(res.stopReason, "breakdown");
   assert.equal(res.iterations, 3);
   res.nodes.forEach((x, i) => relClose(x, [1, 2, 3][i], 1e-5, `node ${i}`));
@@ -208,7 +208,7 @@ test("restricting vars to a block gives that block's eigenvalues (per-layer spec
 test("invalid options are refused with the option's name", async () => {
   const vars = namedVariables(SPEC, 9, "lzbad");
   const loss = quadraticLoss(vars, diagonal(EIGS));
-  const hvp = createHvp(loss, vars, { seed: 1 });
+  const hvp = await createHvp(loss, vars, { seed: 1 });
   await assert.rejects(lanczos(hvp, vars, { iterations: 0 }), /option iterations must be a positive integer, got 0/);
   await assert.rejects(lanczos(hvp, vars, { iterations: 2.5 }), /option iterations/);
   await assert.rejects(lanczos(hvp, vars, { start: "uniform" as never }), /option start must be "rademacher" or "gaussian"/);
@@ -237,12 +237,12 @@ test("Lanczos, top-k and the density leave no tensors behind and restore the var
   const vars = namedVariables(SPEC, 10, "lzleak");
   const before = vars.map((v) => [...v.dataSync()]);
   const loss = quadraticLoss(vars, withSpectrum(EIGS, 3));
-  const hvp = createHvp(loss, vars, { seed: 1 });
+  const hvp = await createHvp(loss, vars, { seed: 1 });
   await lanczos(hvp, vars, { iterations: 3, seed: 1 });
   const n0 = tf.memory().numTensors;
   await lanczos(hvp, vars, { iterations: 9, seed: 1 });
   await lanczos(hvp, vars, { iterations: 5, seed: 1, reorthogonalize: false, start: "gaussian" });
-  await lanczos(createHvp(loss, vars.slice(2), { seed: 1 }), vars.slice(2), { iterations: 5, seed: 1 });
+  await lanczos(await createHvp(loss, vars.slice(2), { seed: 1 }), vars.slice(2), { iterations: 5, seed: 1 });
   await hessianEigenvaluesLanczos(loss, vars, { k: 2, iterations: 6, seed: 1 });
   await hessianEigenvaluesLanczos(loss, vars, { k: 2, iterations: 6, seed: 1, method: "finite-difference" });
   await hessianSpectralDensity(loss, vars, { runs: 2, iterations: 5, seed: 1 });
@@ -250,7 +250,7 @@ test("Lanczos, top-k and the density leave no tensors behind and restore the var
   await hessianSpectralDensity(quadraticLoss(vars, diagonal([3, 3, 3, 1, 1, 2, 2, 2, 3])), vars, { iterations: 9, seed: 1 }).catch(() => undefined);
   // A product that fails half-way leaves nothing behind either.
   let calls = 0;
-  const failing = { apply: (v: ParamVector) => { if (++calls === 3) throw new Error("boom"); return hvp.apply(v); } };
+  const failing = { apply: async (v: ParamVector) => { if (++calls === 3) throw new Error("boom"); return hvp.apply(v); } };
   await assert.rejects(lanczos(failing, vars, { iterations: 6, seed: 1 }), /boom/);
   assert.equal(tf.memory().numTensors - n0, 2, "only the diagonal quadratic's two constant tensors remain");
   vars.forEach((v, i) => assert.deepEqual([...v.dataSync()], before[i]));
@@ -259,7 +259,7 @@ test("Lanczos, top-k and the density leave no tensors behind and restore the var
 test("an abort signal stops Lanczos and the density early, keeping the steps taken", async () => {
   const vars = namedVariables(SPEC, 11, "lzabort");
   const loss = quadraticLoss(vars, withSpectrum(EIGS, 3));
-  const hvp = createHvp(loss, vars, { seed: 1 });
+  const hvp = await createHvp(loss, vars, { seed: 1 });
   let ctl = new AbortController();
   let calls = 0;
   const phases: string[] = [];
@@ -303,7 +303,7 @@ test("the library exports the Lanczos functions and the spectrum figure", async 
 
 test("without re-orthogonalisation (two vectors kept) the first steps match the re-orthogonalised ones", async () => {
   const vars = namedVariables(SPEC, 10, "lznoreorth");
-  const hvp = createHvp(quadraticLoss(vars, withSpectrum(EIGS, 5)), vars, { seed: 1 });
+  const hvp = await createHvp(quadraticLoss(vars, withSpectrum(EIGS, 5)), vars, { seed: 1 });
   const full = await lanczos(hvp, vars, { iterations: 4, seed: 3 });
   const lean = await lanczos(hvp, vars, { iterations: 4, seed: 3, reorthogonalize: false });
   for (let i = 0; i < 4; i++) assert.ok(Math.abs(full.alpha[i] - lean.alpha[i]) < 1e-4 * Math.max(1, Math.abs(full.alpha[i])), `alpha ${i}`);

@@ -79,54 +79,54 @@ test("the second-order gradients are swapped in only during the computation, als
   assert.throws(() => withSecondOrderGradients(() => Promise.resolve(1)), /must be synchronous/);
 });
 
-test("auto still falls back for customGrad losses (tf.losses.softmaxCrossEntropy) and says why", () => {
+test("auto still falls back for customGrad losses (tf.losses.softmaxCrossEntropy) and says why", async () => {
   const w = tf.variable(tf.tensor2d([[0.3, -0.1], [0.2, 0.5], [-0.4, 0.1]]), true, "sce/classifier.weight");
   const x = tf.tensor2d([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]]);
   const y = tf.tensor2d([[1, 0], [0, 1]]);
   const loss = () => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, tf.matMul(x, w)) as tf.Scalar);
   const before = tf.memory().numTensors;
-  const hvp = createHvp(loss, [w], { seed: 1 });
+  const hvp = await createHvp(loss, [w], { seed: 1 });
   assert.equal(hvp.method, "finite-difference");
   assert.match(hvp.fallbackReason ?? "", /cannot differentiate|disagrees/);
   assert.equal(tf.memory().numTensors, before, "the failed probe leaked tensors");
   const v = [tf.tensor2d([[1, -1], [0.5, 0], [0, 2]])];
-  disposeVector(hvp.apply(v));
+  disposeVector(await hvp.apply(v));
   v[0].dispose();
   assert.ok(hvp.errorEstimate !== undefined && hvp.errorEstimate < 1e-2, `error estimate ${hvp.errorEstimate}`);
   tf.dispose([w, x, y]);
 });
 
-test("Richardson finite differences cancel the O(h²) error and estimate what is left", () => {
+test("Richardson finite differences cancel the O(h²) error and estimate what is left", async () => {
   // A smooth function with large third derivatives, where truncation dominates at this step.
   const w = tf.variable(tf.tensor1d([0.4, -0.3, 0.8]), true, "rich/w");
   const loss = () => tf.tidy(() => tf.sum(tf.tanh(tf.mul(w, 3))) as tf.Scalar);
   const v = [tf.tensor1d([1, 2, -1])];
   const ref = H.hyperDualHvp([0.4, -0.3, 0.8], [1, 2, -1], (p) => H.sumOf(p.map((x) => H.tanh(H.scale(x, 3)))));
   const step = 0.05;
-  const plain = H.relativeError(flat(finiteDifferenceHvp(loss, [w], v, step)), ref);
-  const { product, relativeError: estimate } = richardsonHvp(loss, [w], v, step);
+  const plain = H.relativeError(flat(await finiteDifferenceHvp(loss, [w], v, step)), ref);
+  const { product, relativeError: estimate } = await richardsonHvp(loss, [w], v, step);
   const rich = H.relativeError(flat(product), ref);
   assert.ok(rich < plain / 10, `Richardson ${rich.toExponential(2)} vs plain ${plain.toExponential(2)}`);
   // Where truncation dominates, the estimate is about the plain difference's error, above the extrapolated one.
   assert.ok(estimate > rich && estimate < 2 * plain && estimate > plain / 2, `estimate ${estimate.toExponential(2)}, error ${rich.toExponential(2)}, plain ${plain.toExponential(2)}`);
-  const op = createHvp(loss, [w], { method: "finite-difference", fdStep: step });
-  disposeVector(op.apply(v));
+  const op = await createHvp(loss, [w], { method: "finite-difference", fdStep: step });
+  disposeVector(await op.apply(v));
   assert.ok(Math.abs(op.errorEstimate! - estimate) < 1e-6 * estimate, "the operator reports its estimate");
-  assert.equal(createHvp(loss, [w], { method: "finite-difference", fdRichardson: false }).errorEstimate, undefined);
-  assert.throws(() => createHvp(loss, [w], { fdRichardson: 1 as never }), /option fdRichardson must be a boolean/);
+  assert.equal((await createHvp(loss, [w], { method: "finite-difference", fdRichardson: false })).errorEstimate, undefined);
+  await assert.rejects(createHvp(loss, [w], { fdRichardson: 1 as never }), /option fdRichardson must be a boolean/);
   tf.dispose([w, v[0], ...product]);
 });
 
-test("BERT: auto uses exact double back-propagation, equal to the float64 H·v within 1e-4", () => {
+test("BERT: auto uses exact double back-propagation, equal to the float64 H·v within 1e-4", async () => {
   const model = createBertClassifier(SMALL_BERT, { numLabels: 2, seed: 3, scope: "hvpexact" });
   const batch = tensorBatch(SMALL_BATCH);
   const loss = () => model.loss(batch, { training: false });
   const before = tf.memory().numTensors;
-  const hvp = createHvp(loss, model.variables, { seed: 1 });
+  const hvp = await createHvp(loss, model.variables, { seed: 1 });
   assert.equal(hvp.method, "double-backprop", hvp.fallbackReason);
   assert.ok(hvp.probeError! < 1e-3, `probe error ${hvp.probeError}`);
   const v = gaussianVector(shapesOf(model.variables), 7);
-  const hv = hvp.apply(v);
+  const hv = await hvp.apply(v);
   const ref = float64BertHvp(model, SMALL_BATCH, flat(v));
   const err = H.relativeError(flat(hv), ref);
   assert.ok(err < 1e-4, `relative error ${err.toExponential(2)} against float64`);

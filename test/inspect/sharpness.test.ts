@@ -80,11 +80,11 @@ test("auto method differentiates tanh's gradient exactly (second-order gradients
   const vars = namedVariables([["bert.pooler.dense.weight", [3, 3]]], 6, "tanh");
   const x = tf.tensor2d([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]]);
   const loss = () => tf.tidy(() => tf.sum(tf.square(tf.tanh(tf.matMul(x, vars[0])))) as tf.Scalar);
-  const hvp = createHvp(loss, vars, { seed: 1 });
+  const hvp = await createHvp(loss, vars, { seed: 1 });
   assert.equal(hvp.method, "double-backprop", hvp.fallbackReason);
   // Central differences of the closed-form gradient as an independent check of one column of H.
   const e = [tf.tensor2d([[1, 0, 0], [0, 0, 0], [0, 0, 0]])];
-  const hv = hvp.apply(e);
+  const hv = await hvp.apply(e);
   const h = 1e-2;
   const X = [[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]];
   const W = vars[0].arraySync() as number[][];
@@ -112,7 +112,7 @@ test("auto method accepts double back-prop through softmax, whose stock tfjs sec
   const vars = namedVariables([["classifier.weight", [3, 4]]], 7, "softmax");
   const x = tf.tensor2d([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [1, 0.2, 0.3]]);
   const loss = () => tf.tidy(() => tf.sum(tf.square(tf.softmax(tf.matMul(x, vars[0])))) as tf.Scalar);
-  const hvp = createHvp(loss, vars, { seed: 1 });
+  const hvp = await createHvp(loss, vars, { seed: 1 });
   assert.equal(hvp.method, "double-backprop", hvp.fallbackReason);
   assert.ok(hvp.probeError! < 1e-3, `probe error ${hvp.probeError}`);
 });

@@ -110,7 +110,7 @@ test("best checkpoint is saved atomically and reloads to the same predictions", 
     assert.ok(existsSync(join(out, "model.safetensors")) && existsSync(join(out, "vocab.txt")));
     assert.deepEqual(readdirSync(dir), ["best"]); // no temp or old folders left behind
     const reloaded = await loadPretrained(out, { log: false });
-    const ev = evaluateModel(reloaded, data.dev, data.tokenizer, "default", { maxLength: 32 });
+    const ev = await evaluateModel(reloaded, data.dev, data.tokenizer, "default", { maxLength: 32 });
     const bestRow = r.rows.find((x) => x.step === r.best.step)!;
     assert.equal(ev.metric, bestRow.metric);
     reloaded.dispose();
