@@ -44,6 +44,8 @@ export interface BackendInfo {
   threads?: number;
   /** wasm only: whether the fast kernels are installed (matmul, leading-axis sum, row gather, copy-free identity). */
   fastKernels?: boolean;
+  /** wasm only: the native BLAS doing the matrix products (lib/backend/blas.ts), when one is loaded. */
+  blas?: string;
   /** The tfjs version, e.g. "4.22.0". */
   tfjsVersion: string;
 }
@@ -173,6 +175,7 @@ export function formatBackendInfo(info: BackendInfo): string {
   if (info.simd !== undefined) details.push(info.simd ? "SIMD" : "no SIMD");
   if (info.threads !== undefined) details.push(`${info.threads} thread${info.threads === 1 ? "" : "s"}`);
   if (info.fastKernels) details.push("fast kernels");
+  if (info.blas) details.push(info.blas);
   if (info.forced) details.push("forced");
   const lines = [`tfjs ${info.tfjsVersion} on ${info.backend} (${details.join(", ")})`];
   if (info.skipped.length > 0) {

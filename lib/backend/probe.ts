@@ -16,6 +16,8 @@ export interface ProbeResult {
   threads?: number;
   /** wasm only: whether the faster kernels (matmul, leading-axis sum, row gather, copy-free identity) are installed. */
   fastKernels?: boolean;
+  /** wasm only: the native BLAS doing the matrix products (e.g. "OpenBLAS 0.3.21 Zen, 2 threads"), when one is loaded. */
+  blas?: string;
 }
 
 /**
