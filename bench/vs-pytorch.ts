@@ -20,6 +20,7 @@ import { createBertClassifier } from "../lib/models/classifier.ts";
 import type { BertPresetName } from "../lib/models/config.ts";
 import { FisherSAM } from "../lib/optim/fisher-sam.ts";
 import { SAM } from "../lib/optim/sam.ts";
+import { AdamW } from "../lib/train/adamw.ts";
 import type { EncodedBatch } from "../lib/types.ts";
 
 const BATCH = 32;
@@ -162,11 +163,13 @@ function makeSteps(preset: BertPresetName): { steps: Record<string, () => void>;
       };
       return model.loss(b, { training: false });
     });
+  // The trainer's Adam (lib/train/adamw.ts) with PyTorch's Adam defaults.
+  const adam = () => new AdamW({ learningRate: 1e-5, beta2: 0.999, epsilon: 1e-8 });
   const optimizers: Record<string, tf.Optimizer> = {
-    adam: tf.train.adam(1e-5),
-    sam: new SAM(tf.train.adam(1e-5), { rho: 0.05 }),
+    adam: adam(),
+    sam: new SAM(adam(), { rho: 0.05 }),
     // The first (warm-up) step refreshes the mask; the timed steps are steady-state FSAM steps.
-    fsam: new FisherSAM(tf.train.adam(1e-5), { rho: 0.05, sparsity: 0.9, maskInterval: 1_000_000, fisherSamples: 8, fisherLoss }),
+    fsam: new FisherSAM(adam(), { rho: 0.05, sparsity: 0.9, maskInterval: 1_000_000, fisherSamples: 8, fisherLoss }),
   };
   const steps = Object.fromEntries(
     Object.entries(optimizers).map(([name, opt]) => [

@@ -8,7 +8,8 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { mulberry32 } from "../../lib/random.ts";
 import { embeddingLookup } from "../../lib/models/ops.ts";
-import { leadingReduction, wasmSumPatch } from "../../lib/backend/wasm-sum.ts";
+import { columnSums, leadingReduction, wasmSumPatch } from "../../lib/backend/wasm-sum.ts";
+import { blasUnavailableReason, loadBlas, setBlasEnabled } from "../../lib/backend/blas.ts";
 import { wasmGatherPatch } from "../../lib/backend/wasm-gather.ts";
 import { wasmIdentityPatch, wasmSameDtypeCastPatch } from "../../lib/backend/wasm-identity.ts";
 
@@ -18,6 +19,8 @@ function randomValues(size: number, seed: number): Float32Array {
 }
 
 await tf.setBackend("wasm");
+// The wasm kernels; the OpenBLAS test switches the BLAS on for itself.
+setBlasEnabled(false);
 wasmSumPatch.install();
 wasmGatherPatch.install();
 
@@ -61,6 +64,23 @@ test("Sum over leading axes equals the float64 sum, with and without keepDims, a
     const a = original.dataSync(), b = patched.dataSync();
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-3, `original ${a[i]} vs patched ${b[i]}`);
     tf.dispose([x, original, patched]);
+  }
+});
+
+test("on OpenBLAS, leading-axis sums equal the float64 column loop (odd sizes, rows below and above the block of 8)", { skip: loadBlas() === undefined ? `no OpenBLAS: ${blasUnavailableReason()}` : false }, () => {
+  for (const shape of [[4096, 128], [4099, 33], [3, 5, 1371], [7, 2000]]) {
+    const values = randomValues(shape.reduce((p, d) => p * d, 1), shape[1]);
+    const rows = shape.length === 3 ? shape[0] * shape[1] : shape[0];
+    const cols = values.length / rows;
+    const expected = new Float32Array(cols);
+    columnSums(values, rows, cols, expected);
+    const x = tf.tensor(values, shape);
+    setBlasEnabled(true);
+    const y = tf.sum(x, shape.length === 3 ? [0, 1] : 0);
+    setBlasEnabled(false);
+    const got = y.dataSync();
+    for (let c = 0; c < cols; c++) assert.ok(Math.abs(got[c] - expected[c]) < 1e-4 * Math.max(1, Math.sqrt(rows)), `[${shape}] column ${c}: ${got[c]} vs ${expected[c]}`);
+    tf.dispose([x, y]);
   }
 });
 
