@@ -2,8 +2,8 @@
  * An optional native BLAS for the wasm backend's matrix products: OpenBLAS (Debian
  * `libopenblas0-pthread`, Homebrew `openblas`), called through the `koffi` FFI package directly on
  * the wasm heap (koffi passes a typed array's memory as the pointer, no copy). OpenBLAS's AVX2 /
- * AVX-512 kernels run a BERT-sized single-precision product 4–6× faster than XNNPACK's 128-bit wasm
- * SIMD on one core, and use every core.
+ * AVX-512 kernels run BERT-sized single-precision products 2–5× faster than XNNPACK's 128-bit wasm
+ * SIMD on one core (bench/wasm-kernels.ts), and use every core.
  *
  * Nothing here is required: without koffi or without the library, {@link loadBlas} reports why and
  * the wasm kernels are used. `FSAM_BLAS=off` disables it; `FSAM_BLAS=/path/libopenblas.so` names the
