@@ -1,7 +1,9 @@
 // Benchmark of the wasm kernel patches (lib/backend/wasm-matmul.ts, wasm-sum.ts, wasm-gather.ts,
 // wasm-identity.ts):
 // median ms of the original tfjs-backend-wasm kernels ("before") vs the patched ones ("after") on
-// the same tensors, on the shapes of a BERT-tiny training step (batch 32 × sequence 128).
+// the same tensors, on the shapes of a BERT-tiny training step (batch 32 × sequence 128). Where
+// OpenBLAS is loaded (lib/backend/blas.ts) "after" is measured with it on and off (products and
+// leading-axis sums), at its default thread count.
 // Run: npx tsx bench/wasm-kernels.ts [runs]   (default 7 timed runs after one warm-up per case)
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
@@ -9,6 +11,7 @@ import { wasmMatMulPatch } from "../lib/backend/wasm-matmul.ts";
 import { wasmSumPatch } from "../lib/backend/wasm-sum.ts";
 import { wasmGatherPatch } from "../lib/backend/wasm-gather.ts";
 import { wasmIdentityPatch } from "../lib/backend/wasm-identity.ts";
+import { describeBlas, loadBlas, setBlasEnabled } from "../lib/backend/blas.ts";
 
 /** Each patch, to compare its kernels with the originals. */
 const patches = { matmul: wasmMatMulPatch, sum: wasmSumPatch, gather: wasmGatherPatch, identity: wasmIdentityPatch };
@@ -101,17 +104,26 @@ const cases: Case[] = [
 
 await tf.setBackend("wasm");
 const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-console.log(`tfjs ${tf.version.tfjs} wasm backend (SIMD ${simd}), median of ${runs} runs, ms`);
-console.log(`${"case".padEnd(38)} ${"before".padStart(9)} ${"after".padStart(9)} ${"speed-up".padStart(9)}`);
+const blas = loadBlas();
+console.log(`tfjs ${tf.version.tfjs} wasm backend (SIMD ${simd}), ${blas ? `OpenBLAS ${describeBlas(blas)}` : "no OpenBLAS"}, median of ${runs} runs, ms`);
+console.log(
+  `${"case".padEnd(38)} ${"before".padStart(9)} ${"after".padStart(9)} ${"speed-up".padStart(9)}` +
+    (blas ? ` ${"OpenBLAS".padStart(9)} ${"speed-up".padStart(9)}` : ""),
+);
 for (const c of cases) {
   const xs = c.make();
   const patch = patches[c.patch ?? "matmul"];
   patch.uninstall();
   const before = medianMs(c, xs);
   patch.install();
+  setBlasEnabled(false);
   const after = medianMs(c, xs);
+  setBlasEnabled(true);
+  const usesBlas = (c.patch ?? "matmul") === "matmul" || c.patch === "sum";
+  const withBlas = blas && usesBlas ? medianMs(c, xs) : undefined;
   tf.dispose(xs);
   console.log(
-    `${c.name.padEnd(38)} ${before.toFixed(1).padStart(9)} ${after.toFixed(1).padStart(9)} ${(before / after).toFixed(1).padStart(8)}×`,
+    `${c.name.padEnd(38)} ${before.toFixed(1).padStart(9)} ${after.toFixed(1).padStart(9)} ${(before / after).toFixed(1).padStart(8)}×` +
+      (withBlas !== undefined ? ` ${withBlas.toFixed(1).padStart(9)} ${(before / withBlas).toFixed(1).padStart(8)}×` : ""),
   );
 }

@@ -50,6 +50,8 @@ export interface BackendInfo {
   softwareAdapter?: boolean;
   /** webgpu only: the device's limits that matter for training (storage buffers, sizes). */
   limits?: WebgpuLimits;
+  /** wasm only: the native BLAS doing the matrix products (lib/backend/blas.ts), when one is loaded. */
+  blas?: string;
   /** The tfjs version, e.g. "4.22.0". */
   tfjsVersion: string;
 }
@@ -183,6 +185,7 @@ export function formatBackendInfo(info: BackendInfo): string {
   if (info.fastKernels) details.push("fast kernels");
   if (info.softwareAdapter) details.push("software adapter");
   if (info.limits !== undefined) details.push(formatWebgpuLimits(info.limits));
+  if (info.blas) details.push(info.blas);
   if (info.forced) details.push("forced");
   const lines = [`tfjs ${info.tfjsVersion} on ${info.backend} (${details.join(", ")})`];
   if (info.skipped.length > 0) {

@@ -3,17 +3,20 @@
  * On success it also installs {@link wasmMatMulPatch}, which makes transposed and batched matrix
  * products 10–30× faster on this backend and fixes its fused-bias bug, and {@link wasmSumPatch} /
  * {@link wasmGatherPatch}, which make sums over leading axes and row gathers about 10× faster, and
- * {@link wasmIdentityPatch}, which stops copying every tensor saved for the backward pass.
+ * {@link wasmIdentityPatch} / {@link wasmSameDtypeCastPatch}, which stop copying every tensor saved
+ * for the backward pass and every float32-to-float32 cast. Where
+ * OpenBLAS and the koffi package are present, the matrix products run on OpenBLAS (lib/backend/blas.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { firstLine, type ProbeResult } from "./probe.ts";
 import { wasmMatMulPatch } from "./wasm-matmul.ts";
 import { wasmSumPatch } from "./wasm-sum.ts";
 import { wasmGatherPatch } from "./wasm-gather.ts";
-import { wasmIdentityPatch } from "./wasm-identity.ts";
+import { wasmIdentityPatch, wasmSameDtypeCastPatch } from "./wasm-identity.ts";
+import { describeBlas, loadBlas } from "./blas.ts";
 
 /** Every kernel patch of the wasm backend, installed together. */
-export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPatch, wasmIdentityPatch];
+export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPatch, wasmIdentityPatch, wasmSameDtypeCastPatch];
 
 /** The parts of `@tensorflow/tfjs-backend-wasm` the probe reads. */
 interface WasmModule {
@@ -37,5 +40,6 @@ export async function probeWasm(): Promise<ProbeResult> {
     throw new Error(`tf.setBackend("wasm") failed (the .wasm binary could not be instantiated)`);
   }
   const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) === true;
-  return { device: "CPU", simd, threads: wasm.getThreadsCount(), fastKernels };
+  const blas = loadBlas();
+  return { device: "CPU", simd, threads: wasm.getThreadsCount(), fastKernels, ...(blas && { blas: describeBlas(blas) }) };
 }

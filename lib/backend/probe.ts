@@ -22,6 +22,8 @@ export interface ProbeResult {
   softwareAdapter?: boolean;
   /** webgpu only: the device's limits that matter for training. */
   limits?: WebgpuLimits;
+  /** wasm only: the native BLAS doing the matrix products (e.g. "OpenBLAS 0.3.21 Zen, 2 threads"), when one is loaded. */
+  blas?: string;
 }
 
 /**

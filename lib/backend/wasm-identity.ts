@@ -21,3 +21,15 @@ export const wasmIdentityPatch = wasmKernelPatch("wasmIdentityPatch", ["Identity
   (params.backend as RefCounting).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 });
+
+/**
+ * A copy-free `Cast` to the tensor's own dtype for the wasm backend (tfjs-backend-wasm 4.22 copies;
+ * `tf.moments`, hence every LayerNorm, casts its float32 input to float32: 25 copies of [4096, 128]
+ * per BERT-tiny training step). Casts to another dtype keep the original kernel.
+ */
+export const wasmSameDtypeCastPatch = wasmKernelPatch("wasmSameDtypeCastPatch", ["Cast"], (original) => (params) => {
+  const x = params.inputs.x as tf.TensorInfo;
+  if (x.dtype === "string" || (params.attrs as { dtype?: tf.DataType }).dtype !== x.dtype) return original(params);
+  (params.backend as RefCounting).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+});

@@ -17,9 +17,14 @@
  * its naive loop is faster and correct. Results equal the plain product up to float32 summation
  * order; gradients are built from these same kernels. Every intermediate is freed with the
  * backend's `disposeData`.
+ *
+ * When a native BLAS is loaded (lib/backend/blas.ts, OpenBLAS through koffi), every float32 product
+ * without an activation goes to it instead (lib/backend/blas-matmul.ts), transposes and batches included.
  */
 import * as tf from "@tensorflow/tfjs";
 import { sizeOf, view, wasmKernelPatch, type WasmBackendLike } from "./kernel-patch.ts";
+import { activeBlas } from "./blas.ts";
+import { blasHandles, blasMatMul } from "./blas-matmul.ts";
 
 /** The wasm `BatchMatMul` / `_FusedMatMul` kernels described in this module's header (see {@link patchWasmMatMul}). */
 export const wasmMatMulPatch = wasmKernelPatch("patchWasmMatMul", ["BatchMatMul", "_FusedMatMul"], (original) => fastKernel(original));
@@ -220,6 +225,13 @@ function fastKernel(original: tf.KernelFunc): tf.KernelFunc {
     const outBatch = broadcastBatch(batchA, batchB);
     // Mismatched shapes: the original kernel throws tfjs's own error message.
     if (k !== kb || outBatch === undefined) return original(params);
+    const blas = activeBlas();
+    if (blas !== undefined && blasHandles(n, attrs, bias, prelu)) {
+      const aIndex = batchIndexMap(batchA, outBatch);
+      const bIndex = batchIndexMap(batchB, outBatch);
+      const product = { a, b, transposeA, transposeB, m, k, n, outBatch, aIndex, bIndex, bias };
+      return blasMatMul(blas, params.backend as WasmBackendLike, product);
+    }
     const outShape = [...outBatch, m, n];
     const plainAlready = !transposeA && !transposeB && sizeOf(batchA) === 1 && sizeOf(batchB) === 1;
     // The original kernel is fast here, or small enough that its naive loop wins (its naive loop

@@ -7,9 +7,12 @@
  * column accumulators (0.6 / 4 ms, and more accurate than float32 accumulation). Every other sum
  * keeps the original kernel. (A product with a row of ones through XNNPACK looks faster in isolation,
  * but re-packs the summed matrix as weights on every call, which makes it slower inside training.)
+ * With a native BLAS loaded (lib/backend/blas.ts) the sum is that product, a row of ones times the
+ * matrix, on the BLAS, which packs nothing here: ~10× faster than the column loop.
  */
 import * as tf from "@tensorflow/tfjs";
 import { sizeOf, wasmKernelPatch, type WasmBackendLike } from "./kernel-patch.ts";
+import { activeBlas } from "./blas.ts";
 
 /** Below this many summed elements the original kernel's transpose costs little. */
 const MIN_ELEMENTS = 4096;
@@ -41,9 +44,21 @@ function fastSum(original: tf.KernelFunc): tf.KernelFunc {
     const outShape = attrs.keepDims ? x.shape.map((d, i) => (i < leading ? 1 : d)) : x.shape.slice(leading);
     const out = backend.makeOutput(outShape, "float32");
     // Views are taken after the output exists: allocating can grow (and move) the wasm heap.
-    columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, cols, backend.typedArrayFromHeap(out) as Float32Array);
+    const values = backend.typedArrayFromHeap(x) as Float32Array;
+    const sums = backend.typedArrayFromHeap(out) as Float32Array;
+    const blas = activeBlas();
+    if (blas !== undefined) blas.sgemm(false, false, 1, cols, rows, onesRow(rows), rows, values, cols, 0, sums, cols);
+    else columnSums(values, rows, cols, sums);
     return out;
   };
+}
+
+let ones = new Float32Array(0);
+
+/** A row of at least `n` ones (grown and kept between calls). */
+function onesRow(n: number): Float32Array {
+  if (ones.length < n) ones = new Float32Array(n).fill(1);
+  return ones;
 }
 
 /** `out[c] = Σ_r x[r·cols + c]`, eight rows per pass, accumulated in float64. */

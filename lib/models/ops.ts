@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BertActivation } from "./config.ts";
+import { dropoutMultiplier } from "./dropout-mask.ts";
 
 /**
  * A linear layer with Hugging Face's weight layout: `x [n, in] · weightᵀ + bias`, with
@@ -73,7 +74,12 @@ export function additiveAttentionMask(attentionMask: tf.Tensor2D): tf.Tensor4D {
 /** The score added at masked positions: float32's lowest value (`torch.finfo(torch.float32).min`). */
 export const MASKED_SCORE = -3.4028234663852886e38;
 
-/** Dropout with rate `rate` and a per-call seed; identity when `rate` is 0. */
+/**
+ * Dropout with rate `rate` and a per-call seed; identity when `rate` is 0. Equal to
+ * `tf.dropout(x, rate, undefined, seed)` value for value, with its multiplier drawn several times
+ * faster (lib/models/dropout-mask.ts).
+ */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
-  return rate > 0 ? (tf.dropout(x, rate, undefined, seed) as T) : x;
+  if (!(rate > 0)) return x;
+  return tf.mul(x, tf.tensor(dropoutMultiplier(x.size, rate, seed), x.shape, "float32")) as T;
 }

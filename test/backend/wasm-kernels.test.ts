@@ -8,9 +8,10 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { mulberry32 } from "../../lib/random.ts";
 import { embeddingLookup } from "../../lib/models/ops.ts";
-import { leadingReduction, wasmSumPatch } from "../../lib/backend/wasm-sum.ts";
+import { columnSums, leadingReduction, wasmSumPatch } from "../../lib/backend/wasm-sum.ts";
+import { blasUnavailableReason, loadBlas, setBlasEnabled } from "../../lib/backend/blas.ts";
 import { wasmGatherPatch } from "../../lib/backend/wasm-gather.ts";
-import { wasmIdentityPatch } from "../../lib/backend/wasm-identity.ts";
+import { wasmIdentityPatch, wasmSameDtypeCastPatch } from "../../lib/backend/wasm-identity.ts";
 
 function randomValues(size: number, seed: number): Float32Array {
   const random = mulberry32(seed);
@@ -18,6 +19,8 @@ function randomValues(size: number, seed: number): Float32Array {
 }
 
 await tf.setBackend("wasm");
+// The wasm kernels; the OpenBLAS test switches the BLAS on for itself.
+setBlasEnabled(false);
 wasmSumPatch.install();
 wasmGatherPatch.install();
 
@@ -61,6 +64,23 @@ test("Sum over leading axes equals the float64 sum, with and without keepDims, a
     const a = original.dataSync(), b = patched.dataSync();
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-3, `original ${a[i]} vs patched ${b[i]}`);
     tf.dispose([x, original, patched]);
+  }
+});
+
+test("on OpenBLAS, leading-axis sums equal the float64 column loop (odd sizes, rows below and above the block of 8)", { skip: loadBlas() === undefined ? `no OpenBLAS: ${blasUnavailableReason()}` : false }, () => {
+  for (const shape of [[4096, 128], [4099, 33], [3, 5, 1371], [7, 2000]]) {
+    const values = randomValues(shape.reduce((p, d) => p * d, 1), shape[1]);
+    const rows = shape.length === 3 ? shape[0] * shape[1] : shape[0];
+    const cols = values.length / rows;
+    const expected = new Float32Array(cols);
+    columnSums(values, rows, cols, expected);
+    const x = tf.tensor(values, shape);
+    setBlasEnabled(true);
+    const y = tf.sum(x, shape.length === 3 ? [0, 1] : 0);
+    setBlasEnabled(false);
+    const got = y.dataSync();
+    for (let c = 0; c < cols; c++) assert.ok(Math.abs(got[c] - expected[c]) < 1e-4 * Math.max(1, Math.sqrt(rows)), `[${shape}] column ${c}: ${got[c]} vs ${expected[c]}`);
+    tf.dispose([x, y]);
   }
 });
 
@@ -186,4 +206,33 @@ test("the copy-free Identity: clones share data safely, gradients are unchanged,
   for (let i = 0; i < 5; i++) tf.tidy(() => void tf.variableGrads(f, [w]).value.dataSync());
   assert.equal(tf.memory().numTensors, tensors);
   tf.dispose([before, v, w, input, shared.value, copied.value, Object.values(shared.grads), Object.values(copied.grads)]);
+});
+
+test("the copy-free same-dtype Cast shares data; casts to other dtypes equal the original kernel's", () => {
+  wasmSameDtypeCastPatch.install();
+  const x = tf.tensor2d(randomValues(33 * 7, 14).map((v) => v * 9), [33, 7]);
+  const same = tf.cast(x, "float32");
+  assert.equal(same.dataId, x.dataId, "float32 → float32 shares data");
+  const toInt = tf.cast(x, "int32");
+  const toBool = tf.cast(x, "bool");
+  const back = tf.cast(toInt, "float32");
+  const ints = tf.tensor1d([3, -4, 0, 7], "int32");
+  const intSame = tf.cast(ints, "int32");
+  assert.equal(intSame.dataId, ints.dataId, "int32 → int32 shares data");
+  const patched = [toInt, toBool, back].map((t) => [...t.dataSync()]);
+  wasmSameDtypeCastPatch.uninstall();
+  assert.equal(wasmSameDtypeCastPatch.installed(), false);
+  const copy = tf.cast(x, "float32");
+  assert.notEqual(copy.dataId, x.dataId, "the original kernel copies");
+  const original = [tf.cast(x, "int32"), tf.cast(x, "bool"), tf.cast(tf.cast(x, "int32"), "float32")].map((t) => [...t.dataSync()]);
+  wasmSameDtypeCastPatch.install();
+  assert.deepEqual(patched, original);
+  assert.deepEqual([...same.dataSync()], [...x.dataSync()]);
+  x.dispose();
+  assert.equal(same.dataSync()[4], Math.fround(randomValues(33 * 7, 14)[4] * 9), "the cast outlives its source");
+  const tensors = tf.memory().numTensors;
+  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.cast(t, "float32"))));
+  for (let i = 0; i < 3; i++) tf.tidy(() => void g(same).dataSync());
+  assert.equal(tf.memory().numTensors, tensors);
+  tf.dispose([same, toInt, toBool, back, ints, intSame, copy]);
 });

@@ -1,12 +1,17 @@
 // The patched wasm BatchMatMul/_FusedMatMul kernels against (1) a float64 triple loop written here
 // and (2) the cpu backend, forward and gradients, for every transpose flag, batched and broadcast
-// shapes, fused bias/activations; plus no leaked tensors or wasm buffers.
+// shapes, fused bias/activations; plus no leaked tensors or wasm buffers. Each check runs on the
+// XNNPACK path and, where OpenBLAS and koffi are present, again with the products on OpenBLAS.
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { mulberry32 } from "../../lib/random.ts";
 import { isWasmMatMulPatched, patchWasmMatMul, unpatchWasmMatMul } from "../../lib/backend/wasm-matmul.ts";
+import { blasUnavailableReason, loadBlas, setBlasEnabled } from "../../lib/backend/blas.ts";
+
+// The XNNPACK path unless a test switches OpenBLAS on.
+setBlasEnabled(false);
 
 /** Deterministic uniform(-1, 1) values (mulberry32). */
 function randomValues(size: number, seed: number): Float32Array {
@@ -75,6 +80,7 @@ for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, tru
   const flags = `tA=${tA} tB=${tB}`;
   const shape = (rows: number, cols: number, t: boolean) => (t ? [cols, rows] : [rows, cols]);
   CASES.push([`2-D 40x50x30 ${flags}`, shape(40, 50, tA), shape(50, 30, tB), tA, tB]);
+  CASES.push([`2-D odd 33x17x29 ${flags}`, shape(33, 17, tA), shape(17, 29, tB), tA, tB]);
   CASES.push([`2-D 8x64x96 ${flags}`, shape(8, 64, tA), shape(64, 96, tB), tA, tB]);
   CASES.push([`3-D batch 3 ${flags}`, [3, ...shape(24, 32, tA)], [3, ...shape(32, 40, tB)], tA, tB]);
   CASES.push([`batch [3] x matrix ${flags}`, [3, ...shape(24, 32, tA)], shape(32, 40, tB), tA, tB]);
@@ -116,7 +122,7 @@ test("patchWasmMatMul installs once, unpatch restores the original kernels", () 
   patchWasmMatMul();
 });
 
-test("patched matMul equals a float64 triple loop for every transpose/batch/broadcast case", async () => {
+async function checkTripleLoop(): Promise<void> {
   patchWasmMatMul();
   for (const [name, aShape, bShape, tA, tB] of CASES) {
     const a = randomValues(size(aShape), 1);
@@ -129,9 +135,10 @@ test("patched matMul equals a float64 triple loop for every transpose/batch/broa
     });
     assertClose(got, expected.values, name);
   }
-});
+}
+test("patched matMul equals a float64 triple loop for every transpose/batch/broadcast case", checkTripleLoop);
 
-test("gradients through patched matMul equal the cpu backend's", async () => {
+async function checkGradients(): Promise<void> {
   patchWasmMatMul();
   // tfjs's BatchMatMul gradient does not sum over broadcast batch dimensions (it fails on every
   // backend), so gradients are checked where both operands have the same batch shape.
@@ -151,7 +158,8 @@ test("gradients through patched matMul equal the cpu backend's", async () => {
     assertClose(onWasm[0], onCpu[0], `${name}: dA`);
     assertClose(onWasm[1], onCpu[1], `${name}: dB`);
   }
-});
+}
+test("gradients through patched matMul equal the cpu backend's", checkGradients);
 
 /** [name, aShape, bShape, transposeA, transposeB, activation, bias?, prelu?] for tf.fused.matMul. */
 type FusedCase = [string, number[], number[], boolean, boolean, tf.fused.Activation, boolean, boolean];
@@ -163,9 +171,11 @@ const FUSED: FusedCase[] = [
   ["3-D batched bias leakyrelu", [3, 24, 32], [3, 32, 40], false, false, "leakyrelu", true, false],
   ["batch x matrix bias relu6 tB", [3, 24, 32], [40, 32], false, true, "relu6", true, false],
   ["3-D batched bias prelu tA", [3, 32, 24], [3, 32, 40], true, false, "prelu", true, true],
+  ["3-D batched bias linear tA tB", [3, 32, 24], [3, 40, 32], true, true, "linear", true, false],
+  ["batch x matrix bias linear (one tall product)", [3, 24, 32], [32, 40], false, false, "linear", true, false],
 ];
 
-test("patched fused matMul (bias, activations) equals the cpu backend, incl. the naive-loop bias bug cases", async () => {
+async function checkFused(): Promise<void> {
   patchWasmMatMul();
   for (const [name, aShape, bShape, tA, tB, activation, withBias, withPrelu] of FUSED) {
     const n = tB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
@@ -185,7 +195,8 @@ test("patched fused matMul (bias, activations) equals the cpu backend, incl. the
     const [onWasm] = await onBackend("wasm", inputs, f);
     assertClose(onWasm, onCpu, name);
   }
-});
+}
+test("patched fused matMul (bias, activations) equals the cpu backend, incl. the naive-loop bias bug cases", checkFused);
 
 test("gradients through patched fused matMul (dense layer with bias) equal the cpu backend's", async () => {
   patchWasmMatMul();
@@ -214,7 +225,7 @@ test("shape errors still come from tfjs", async () => {
   tf.dispose([a, b]);
 });
 
-test("patched kernels leak no tensors, bytes or wasm buffers", async () => {
+async function checkLeaks(): Promise<void> {
   patchWasmMatMul();
   assert.ok(await tf.setBackend("wasm"));
   const wasmBackend = tf.backend() as unknown as { numDataIds(): number };
@@ -243,7 +254,8 @@ test("patched kernels leak no tensors, bytes or wasm buffers", async () => {
   assert.equal(after.numBytes, before.numBytes, "numBytes");
   assert.equal(after.dataIds, before.dataIds, "wasm backend data buffers");
   tf.dispose([a, b, c, e, m, bias]);
-});
+}
+test("patched kernels leak no tensors, bytes or wasm buffers", checkLeaks);
 
 test("a tf.layers dense model takes the same SGD steps on patched wasm as on cpu", async () => {
   patchWasmMatMul();
@@ -273,5 +285,20 @@ test("a tf.layers dense model takes the same SGD steps on patched wasm as on cpu
   for (let i = 0; i < onCpu.length; i++) {
     assert.ok(onCpu[i].some((v, j) => Math.abs(v - initial[i][j]) > 1e-3), `weight ${i} moved`);
     assertClose(onWasm[i], onCpu[i], `weight ${i} after 3 steps`);
+  }
+});
+
+const noBlas = loadBlas() === undefined ? `no OpenBLAS: ${blasUnavailableReason()}` : false;
+
+test("on OpenBLAS: products equal the float64 triple loop, gradients and fused bias equal the cpu backend, nothing leaks", { skip: noBlas }, async () => {
+  patchWasmMatMul();
+  setBlasEnabled(true);
+  try {
+    await checkTripleLoop();
+    await checkGradients();
+    await checkFused();
+    await checkLeaks();
+  } finally {
+    setBlasEnabled(false);
   }
 });

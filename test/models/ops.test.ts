@@ -2,7 +2,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { activate, additiveAttentionMask, layerNorm, linear, MASKED_SCORE } from "../../lib/models/ops.ts";
+import { activate, additiveAttentionMask, dropout, layerNorm, linear, MASKED_SCORE } from "../../lib/models/ops.ts";
+import { dropoutMultiplier } from "../../lib/models/dropout-mask.ts";
 
 await tf.setBackend("cpu");
 
@@ -71,4 +72,22 @@ test("additive attention mask: 0 where attended, float32's lowest value where ma
   assert.deepEqual(mask.shape, [2, 1, 1, 3]);
   assert.deepEqual([...mask.dataSync()].map((v) => v + 0), [0, 0, MASKED_SCORE, 0, MASKED_SCORE, MASKED_SCORE]);
   assert.equal(Math.fround(MASKED_SCORE), -3.4028234663852886e38);
+});
+
+test("dropout equals tf.dropout value for value (same seeded draws), odd sizes and every rate", () => {
+  for (const [shape, rate, seed] of [[[7, 13], 0.1, 0], [[3, 5, 11], 0.37, 12345], [[4096], 0.5, 2 ** 31 - 5], [[1], 0.9, 42], [[2, 64], 1e-4, 9]] as [number[], number, number][]) {
+    const x = tf.add(tf.randomNormal(shape, 0, 1, "float32", seed + 1), 0.5);
+    const expected = tf.dropout(x, rate, undefined, seed);
+    const got = dropout(x, rate, seed);
+    assert.deepEqual(got.shape, shape);
+    assert.deepEqual([...got.dataSync()], [...expected.dataSync()], `rate ${rate} seed ${seed}`);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(dropout(t, rate, seed))))(x);
+    const gExpected = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.dropout(t, rate, undefined, seed))))(x);
+    assert.deepEqual([...g.dataSync()], [...gExpected.dataSync()], `gradient, rate ${rate} seed ${seed}`);
+    tf.dispose([x, expected, got, g, gExpected]);
+  }
+  const x = tf.ones([5]);
+  assert.equal(dropout(x, 0, 3), x, "rate 0 is the identity");
+  x.dispose();
+  assert.throws(() => dropoutMultiplier(4, 1, 0), /dropout rate must be in \(0, 1\), got 1/);
 });
