@@ -14,6 +14,7 @@ import { createOptimizer } from "../lib/train/optimizers.ts";
 import type { EncodedBatch } from "../lib/types.ts";
 import { disposeBatch, exampleOf, randomBatch } from "./batch.ts";
 import { say } from "./budget.ts";
+import { prepareFsamStep, refreshFsamMask } from "./fsam-refresh.ts";
 import { KIT_OPTIMIZERS, type BenchShapes, type KitOptimizer } from "./options.ts";
 import { settleErrors, type WebgpuErrorLog } from "./webgpu-device.ts";
 
@@ -84,6 +85,7 @@ async function timeCell(
   const fisherLoss = (i: number) => tf.tidy(() => model.loss(exampleOf(fisherBatch, i % shapes.fisherSamples), { training: false }));
   const built = createOptimizer(name, { lr: 2e-5, fisherLoss, fisherSamples: shapes.fisherSamples, maskInterval: 100 });
   const step = async (): Promise<number> => {
+    await prepareFsamStep(built.fisher, model.variables);
     const loss = (await built.optimizer.minimize(() => model.loss(batch, { training: true }), true, model.variables)) as tf.Scalar;
     const value = (await loss.data())[0];
     loss.dispose();
@@ -94,7 +96,7 @@ async function timeCell(
     for (let i = 0; i < shapes.warmup; i++) await step();
     if (built.fisher) {
       const t0 = performance.now();
-      await built.fisher.updateMask(model.variables);
+      await refreshFsamMask(built.fisher, model.variables);
       cell.refresh_ms = ms3(performance.now() - t0);
     }
     const tensors = tf.memory().numTensors;

@@ -4,9 +4,9 @@
  * forward loss, every gradient, the losses and weight changes of a few Adam, SAM and FSAM steps,
  * and FSAM's first Fisher-mask refresh — plus the number of WebGPU errors meanwhile.
  *
- * Every value is read with the asynchronous `data()`; the library may still read synchronously
- * inside (see gpu/README.md), in which case that optimizer's run fails with the library's error
- * and the probe reports it.
+ * Every value is read with the asynchronous `data()`; where the library still reads synchronously
+ * inside (see gpu/README.md), that optimizer's run fails with the library's error and the probe
+ * reports it.
  */
 import * as tf from "@tensorflow/tfjs";
 import { createBertClassifier, type BertForSequenceClassification } from "../lib/models/classifier.ts";
@@ -14,6 +14,7 @@ import { createOptimizer } from "../lib/train/optimizers.ts";
 import type { EncodedBatch } from "../lib/types.ts";
 import { disposeBatch, exampleOf, randomBatch } from "./batch.ts";
 import { checkDeadline, say } from "./budget.ts";
+import { prepareFsamStep } from "./fsam-refresh.ts";
 import { KIT_OPTIMIZERS, type KitOptimizer, type ProbeShapes } from "./options.ts";
 import { settleErrors, type WebgpuErrorLog } from "./webgpu-device.ts";
 
@@ -109,6 +110,7 @@ async function optimizerRun(name: KitOptimizer, shapes: ProbeShapes, batch: Enco
   const run: OptimizerRun = { losses: [], weights: new Map() };
   try {
     for (let s = 0; s < shapes.steps; s++) {
+      await prepareFsamStep(built.fisher, model.variables);
       const loss = await built.optimizer.minimize(() => model.loss(batch, { training: false }), true, model.variables);
       run.losses.push(await scalar(loss as tf.Scalar));
       if (s === 0 && built.fisher) {
