@@ -140,3 +140,26 @@ test("the GPU kit packs under its size limit and runs on lavapipe with small sha
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test("the packed kit skips the parts its time budget leaves no room for, each with a line, and still writes its summary", { skip: skipWithoutTool(missing()) }, () => {
+  assert.ok(existsSync(join(kit, "manifest.json")), "the kit is packed by the test above");
+  const out = mkdtempSync(join(tmpdir(), "fsam-gpu-kit-test-"));
+  try {
+    const run = spawnSync("bash", [join(kit, "run.sh"), "--small", "--total-s", "30", "--out", out], { cwd: root, encoding: "utf8" });
+    const context = `\n--- output ---\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`;
+    assert.equal(run.status, 1, `a check with skipped parts exits with 1${context}`);
+    // 30 s cannot hold the 100 s kept for PyTorch and our steps: every part says why it did not run.
+    assert.match(run.stdout, /^== webgpu backend, adapter and limits: SKIPPED \(time budget spent: /m, context);
+    assert.match(run.stdout, /^== correctness probe: webgpu against the cpu backend: SKIPPED \(webgpu backend unavailable: time budget spent/m, context);
+    assert.match(run.stdout, /^== PyTorch fp32 steps on the same GPU: SKIPPED \(/m, context);
+    assert.match(run.stdout, /^== our steps on webgpu \(tfjs \+ fsam-lab\): SKIPPED \(webgpu backend unavailable/m, context);
+    const summary = JSON.parse(readFileSync(join(out, "gpu-kit-summary.json"), "utf8")) as { ok: boolean; parts: Record<string, { status: string; reason?: string }> };
+    assert.equal(summary.ok, false);
+    for (const [name, part] of Object.entries(summary.parts)) {
+      assert.equal(part.status, "skipped", `${name} should be skipped`);
+      assert.ok(part.reason, `${name} gives no reason`);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
