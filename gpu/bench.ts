@@ -73,7 +73,11 @@ export function formatCell(cell: StepCell): string {
   return `${head} ${(cell.ms_per_step as number).toFixed(2).padStart(9)} ms/step (median of ${cell.steps})${refresh}${errors}${leak}`;
 }
 
-/** Times one optimizer on an already built model; throws on the library's errors. */
+/**
+ * Times one optimizer on an already built model: warm-up, FSAM's refresh, then steps until
+ * `shapes.steps` or `deadline` (at least one, unless the whole part's `partDeadline` passed
+ * during the warm-up). Throws on the library's errors.
+ */
 async function timeCell(
   name: KitOptimizer,
   model: BertForSequenceClassification,
@@ -81,6 +85,7 @@ async function timeCell(
   fisherBatch: EncodedBatch,
   shapes: BenchShapes,
   deadline: number,
+  partDeadline: number,
 ): Promise<StepCell> {
   const fisherLoss = (i: number) => tf.tidy(() => model.loss(exampleOf(fisherBatch, i % shapes.fisherSamples), { training: false }));
   const built = createOptimizer(name, { lr: 2e-5, fisherLoss, fisherSamples: shapes.fisherSamples, maskInterval: 100 });
@@ -99,6 +104,7 @@ async function timeCell(
       await refreshFsamMask(built.fisher, model.variables);
       cell.refresh_ms = ms3(performance.now() - t0);
     }
+    if (Date.now() >= partDeadline) throw new Error("time budget spent during the warm-up steps: no step timed");
     const tensors = tf.memory().numTensors;
     const times: number[] = [];
     while (times.length < shapes.steps && (times.length === 0 || Date.now() < deadline)) {
@@ -125,8 +131,14 @@ async function timeCell(
  * reported and the next one runs; cells that no time is left for are listed as skipped.
  *
  * @param deadline epoch ms by which timing stops.
+ * @param onCell called with the cells so far after each one (the check saves them).
  */
-export async function benchWebgpu(shapes: BenchShapes, errors: WebgpuErrorLog, deadline: number): Promise<StepCell[]> {
+export async function benchWebgpu(
+  shapes: BenchShapes,
+  errors: WebgpuErrorLog,
+  deadline: number,
+  onCell: (cells: StepCell[]) => void = () => undefined,
+): Promise<StepCell[]> {
   say(`batch ${shapes.batch} × seq ${shapes.seq}, ${shapes.warmup} warm-up + up to ${shapes.steps} timed steps per cell, FSAM Fisher from ${shapes.fisherSamples} examples, dropout on`);
   const cells: StepCell[] = [];
   const total = shapes.models.length * KIT_OPTIMIZERS.length;
@@ -135,6 +147,7 @@ export async function benchWebgpu(shapes: BenchShapes, errors: WebgpuErrorLog, d
       for (const optimizer of KIT_OPTIMIZERS) {
         cells.push({ model: name, optimizer, skipped: "webgpu time budget spent" });
         say(formatCell(cells[cells.length - 1]));
+        onCell(cells);
       }
       continue;
     }
@@ -151,7 +164,7 @@ export async function benchWebgpu(shapes: BenchShapes, errors: WebgpuErrorLog, d
           const before = errors.count;
           const cellDeadline = Date.now() + left / (total - cells.length);
           try {
-            cell = { ...(await timeCell(optimizer, model, batch, fisherBatch, shapes, cellDeadline)), model: name };
+            cell = { ...(await timeCell(optimizer, model, batch, fisherBatch, shapes, cellDeadline, deadline)), model: name };
           } catch (error) {
             cell = { model: name, optimizer, error: error instanceof Error ? error.message.split("\n")[0] : String(error) };
           }
@@ -160,6 +173,7 @@ export async function benchWebgpu(shapes: BenchShapes, errors: WebgpuErrorLog, d
         }
         cells.push(cell);
         say(formatCell(cell));
+        onCell(cells);
       }
     } finally {
       model.dispose();

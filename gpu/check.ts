@@ -8,21 +8,22 @@
  * 3. PyTorch's ms per step on the same GPU (gpu/torch_bench.py via gpu/torch.ts);
  * 4. our ms per step on webgpu (gpu/bench.ts), with whatever time is left;
  *
- * then the table of ratios, and `gpu-kit-summary.json` in `FSAM_KIT_OUT`. Exit code 0 when every
- * part ran and every probe check passed, else 1 (the summary says which).
+ * then the table of ratios. `gpu-kit-summary.json` in `FSAM_KIT_OUT` is rewritten after every part
+ * and timed cell (`complete: false` until the end), so a killed check leaves what it measured.
+ * Exit code 0 when every part ran and every probe check passed, else 1 (the summary says which).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../lib/atomic-write.ts";
-import { formatBackendInfo, initBackend } from "../lib/backend.ts";
+import { formatBackendInfo, initBackend, type BackendInfo } from "../lib/backend.ts";
 import { benchWebgpu, type StepCell } from "./bench.ts";
 import { runPart, say, type PartOutcome } from "./budget.ts";
 import { kitOptions } from "./options.ts";
-import { correctnessProbe } from "./probe.ts";
+import { correctnessProbe, type ProbeReport } from "./probe.ts";
 import { formatRatioTable, ratioRows } from "./ratios.ts";
-import { runTorchBench, torchUnmet } from "./torch.ts";
-import { describeWebgpu, formatAdapterReport, webgpuDevice, WebgpuErrorLog } from "./webgpu-device.ts";
+import { runTorchBench, torchUnmet, type TorchReport } from "./torch.ts";
+import { describeWebgpu, formatAdapterReport, webgpuDevice, WebgpuErrorLog, type AdapterReport } from "./webgpu-device.ts";
 
 /** Name of the JSON summary the check writes. */
 export const SUMMARY_FILE = "gpu-kit-summary.json";
@@ -40,8 +41,9 @@ function readManifest(kitDir: string | undefined): Record<string, unknown> | und
   }
 }
 
-/** The part's status, time and reason, for the summary. */
-function partSummary(part: PartOutcome<unknown>): { status: string; seconds: number; reason?: string } {
+/** The part's status, time and reason, for the summary ("not reached" before it ran). */
+function partSummary(part: PartOutcome<unknown> | undefined): { status: string; seconds?: number; reason?: string } {
+  if (part === undefined) return { status: "not reached" };
   return { status: part.status, seconds: Math.round(part.seconds * 10) / 10, ...(part.reason ? { reason: part.reason } : {}) };
 }
 
@@ -56,9 +58,43 @@ async function main(): Promise<number> {
       `${((options.deadline - started) / 1000).toFixed(0)} s to go`,
   );
   const errors = new WebgpuErrorLog();
+  const parts: Partial<Record<"backend" | "probe" | "pytorch" | "ours", PartOutcome<unknown>>> = {};
+  let backendResult: { info: BackendInfo; adapter: AdapterReport } | undefined;
+  let probeResult: ProbeReport | undefined;
+  let torchResult: TorchReport | undefined;
+  let ourCells: StepCell[] = [];
+  const path = join(options.outDir, SUMMARY_FILE);
+  // Written after every part and every timed cell, so a check killed midway leaves what it had.
+  const writeSummary = (complete: boolean): boolean => {
+    const probeOk = probeResult !== undefined && probeResult.passed === probeResult.checks.length;
+    const names = ["backend", "probe", "pytorch", "ours"] as const;
+    const ok = complete && names.every((k) => parts[k]?.status === "done") && probeOk;
+    const torchCells = torchResult?.cells ?? [];
+    const summary = {
+      ok,
+      complete,
+      mode: options.small ? "small" : "full",
+      kit: manifest ?? null,
+      node: process.version,
+      tfjs: tf.version.tfjs,
+      started: new Date(started).toISOString(),
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+      parts: Object.fromEntries(names.map((k) => [k, partSummary(parts[k])])),
+      backend: backendResult?.info ?? null,
+      adapter: backendResult?.adapter ?? null,
+      probe: probeResult ?? null,
+      webgpu_errors: errors.toJSON(),
+      pytorch: torchResult ? { env: torchResult.env, exit_code: torchResult.exitCode, cells: torchCells } : null,
+      ours: ourCells,
+      shapes: { batch: options.bench.batch, seq: options.bench.seq, warmup: options.bench.warmup, steps: options.bench.steps, fisher_samples: options.bench.fisherSamples },
+      table: ratioRows(options.bench.models.map((m) => m.name), ourCells, torchCells),
+    };
+    writeFileAtomic(path, `${JSON.stringify(summary, null, 1)}\n`);
+    return ok;
+  };
 
   process.env.FSAM_BACKEND = "webgpu";
-  const backend = await runPart(
+  parts.backend = await runPart(
     "webgpu backend, adapter and limits",
     { budgetS: options.budgets.backend, hardDeadline: until(LATER_PARTS_S.pytorch + LATER_PARTS_S.ours) },
     async () => {
@@ -67,63 +103,49 @@ async function main(): Promise<number> {
       errors.attach(webgpuDevice());
       const adapter = await describeWebgpu();
       for (const line of formatAdapterReport(adapter)) say(line);
-      return { info, adapter };
+      backendResult = { info, adapter };
     },
   );
-  const noWebgpu = backend.status === "done" ? undefined : `webgpu backend unavailable: ${backend.reason}`;
+  writeSummary(false);
+  const noWebgpu = parts.backend.status === "done" ? undefined : `webgpu backend unavailable: ${parts.backend.reason}`;
 
-  const probe = await runPart(
+  parts.probe = await runPart(
     "correctness probe: webgpu against the cpu backend",
     { budgetS: options.budgets.probe, hardDeadline: until(LATER_PARTS_S.pytorch + LATER_PARTS_S.ours), unmet: noWebgpu },
-    (deadline) => correctnessProbe(options.probe, errors, deadline),
+    async (deadline) => {
+      probeResult = await correctnessProbe(options.probe, errors, deadline);
+    },
   );
+  writeSummary(false);
 
-  const unmetTorch = torchUnmet(options.kitDir, options.python);
-  const torch = await runPart(
+  parts.pytorch = await runPart(
     "PyTorch fp32 steps on the same GPU",
-    { budgetS: options.budgets.pytorch, hardDeadline: until(LATER_PARTS_S.ours), minS: 15, unmet: unmetTorch },
-    (deadline) => runTorchBench(options.kitDir as string, options.python as string, options.bench, options.small, deadline),
+    { budgetS: options.budgets.pytorch, hardDeadline: until(LATER_PARTS_S.ours), minS: 15, unmet: torchUnmet(options.kitDir, options.python) },
+    async (deadline) => {
+      torchResult = await runTorchBench(options.kitDir as string, options.python as string, options.bench, options.small, deadline);
+    },
   );
+  writeSummary(false);
 
-  const ours = await runPart(
+  parts.ours = await runPart(
     "our steps on webgpu (tfjs + fsam-lab)",
     { budgetS: Infinity, hardDeadline: until(0), minS: 5, unmet: noWebgpu },
-    (deadline) => benchWebgpu(options.bench, errors, deadline),
+    async (deadline) => {
+      await benchWebgpu(options.bench, errors, deadline, (cells) => {
+        ourCells = cells;
+        writeSummary(false);
+      });
+    },
   );
 
   say();
   say("== summary ==");
-  const ourCells: StepCell[] = ours.result ?? [];
-  const torchCells: StepCell[] = torch.result?.cells ?? [];
-  const rows = ratioRows(options.bench.models.map((m) => m.name), ourCells, torchCells);
-  for (const line of formatRatioTable(rows)) say(line);
+  for (const line of formatRatioTable(ratioRows(options.bench.models.map((m) => m.name), ourCells, torchResult?.cells ?? []))) say(line);
   say(`WebGPU errors in the whole check: ${errors.count}`);
   for (const [message, count] of errors.messages) say(`  ${count}× ${message}`);
-  const parts = { backend, probe, pytorch: torch, ours };
-  const probeOk = probe.result !== undefined && probe.result.passed === probe.result.checks.length;
-  const ok = Object.values(parts).every((p) => p.status === "done") && probeOk;
-  const summary = {
-    ok,
-    mode: options.small ? "small" : "full",
-    kit: manifest ?? null,
-    node: process.version,
-    tfjs: tf.version.tfjs,
-    started: new Date(started).toISOString(),
-    seconds: Math.round((Date.now() - started) / 100) / 10,
-    parts: Object.fromEntries(Object.entries(parts).map(([k, p]) => [k, partSummary(p)])),
-    backend: backend.result?.info ?? null,
-    adapter: backend.result?.adapter ?? null,
-    probe: probe.result ?? null,
-    webgpu_errors: errors.toJSON(),
-    pytorch: torch.result ? { env: torch.result.env, exit_code: torch.result.exitCode, cells: torchCells } : null,
-    ours: ourCells,
-    shapes: { batch: options.bench.batch, seq: options.bench.seq, warmup: options.bench.warmup, steps: options.bench.steps, fisher_samples: options.bench.fisherSamples },
-    table: rows,
-  };
-  const path = join(options.outDir, SUMMARY_FILE);
-  writeFileAtomic(path, `${JSON.stringify(summary, null, 1)}\n`);
+  const ok = writeSummary(true);
   say(`summary: ${path}`);
-  say(`check ${ok ? "OK" : "NOT OK"}: ${Object.entries(parts).map(([k, p]) => `${k} ${p.status}`).join(", ")}; probe ${probe.result ? `${probe.result.passed}/${probe.result.checks.length}` : "not run"}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say(`check ${ok ? "OK" : "NOT OK"}: ${Object.entries(parts).map(([k, p]) => `${k} ${p.status}`).join(", ")}; probe ${probeResult ? `${probeResult.passed}/${probeResult.checks.length}` : "not run"}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return ok ? 0 : 1;
 }
 

@@ -260,10 +260,13 @@ def main():
     total = args.total_s or (900 if args.small else 480)
     os.makedirs(args.out, exist_ok=True)
     LOG = open(os.path.join(args.out, "gpu-kit.log"), "w")
+    summary = os.path.join(args.out, "gpu-kit-summary.json")
+    if os.path.exists(summary):
+        os.remove(summary)  # a summary there afterwards is this run's
     with open(os.path.join(KIT, "manifest.json")) as f:
         manifest = json.load(f)
     say(f"FSAM Lab GPU kit {manifest['id']} (commit {manifest['commit']}, built {manifest['built']}); "
-        f"python {sys.version.split()[0]}; glibc {os.confstr('CS_GNU_LIBC_VERSION')}; {os.cpu_count()} CPUs; budget {total:.0f} s")
+        f"python {sys.version.split()[0]}; {os.confstr('CS_GNU_LIBC_VERSION')}; {os.cpu_count()} CPUs; budget {total:.0f} s")
     env = dict(os.environ)
     node_error = None
     try:
@@ -287,7 +290,6 @@ def main():
                 node_error = f"the check exited with {code}; its last output lines:\n  " + "\n  ".join(tail[-15:])
         except OSError as error:
             node_error = f"the kit's Node did not start: {error}"
-    summary = os.path.join(args.out, "gpu-kit-summary.json")
     if node_error is not None:
         say(node_error)
     if node_error is not None and not os.path.exists(summary):
@@ -295,8 +297,8 @@ def main():
         torch_cells = torch_alone(python, args.small, deadline) if python else []
         with open(summary, "w") as f:
             json.dump({"ok": False, "error": node_error, "kit": manifest, "pytorch": {"cells": torch_cells}, "ours": []}, f, indent=1)
-    say(f"log: {os.path.join(args.out, 'gpu-kit.log')}; total {time.time() - START:.1f} s")
-    return code
+    say(f"log: {os.path.join(args.out, 'gpu-kit.log')}; summary: {summary}; total {time.time() - START:.1f} s")
+    return code if code >= 0 else 3  # killed by a signal
 
 
 if __name__ == "__main__":

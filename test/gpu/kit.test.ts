@@ -103,6 +103,7 @@ test("the GPU kit packs under its size limit and runs on lavapipe with small sha
 
     const summary = JSON.parse(readFileSync(join(out, "gpu-kit-summary.json"), "utf8")) as {
       ok: boolean;
+      complete: boolean;
       parts: Record<string, { status: string }>;
       adapter: { deviceLimits: Record<string, number> };
       webgpu_errors: { count: number };
@@ -110,6 +111,7 @@ test("the GPU kit packs under its size limit and runs on lavapipe with small sha
       pytorch: { cells: Cell[] } | null;
       table: { model: string; ours: Record<string, number | null>; torch: Record<string, number | null>; ratios: { ours_over_torch: Record<string, number | null> } }[];
     };
+    assert.equal(summary.complete, true);
     assert.equal(run.status, summary.ok ? 0 : 1, "the exit code disagrees with the summary's ok");
     assert.deepEqual(Object.keys(summary.parts), ["backend", "probe", "pytorch", "ours"]);
     assert.equal(typeof summary.adapter.deviceLimits.maxStorageBuffersPerShaderStage, "number");
