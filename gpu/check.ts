@@ -41,9 +41,9 @@ function readManifest(kitDir: string | undefined): Record<string, unknown> | und
   }
 }
 
-/** The part's status, time and reason, for the summary ("not reached" before it ran). */
+/** The part's status, time and reason, for the summary ("not finished" while it runs or before it starts). */
 function partSummary(part: PartOutcome<unknown> | undefined): { status: string; seconds?: number; reason?: string } {
-  if (part === undefined) return { status: "not reached" };
+  if (part === undefined) return { status: "not finished" };
   return { status: part.status, seconds: Math.round(part.seconds * 10) / 10, ...(part.reason ? { reason: part.reason } : {}) };
 }
 
