@@ -4,19 +4,13 @@
  * and out-of-memory errors that would otherwise only print and leave wrong results behind).
  */
 import * as tf from "@tensorflow/tfjs";
+import { REQUESTED_LIMITS } from "../lib/backend/webgpu-adapter.ts";
 
-/** The limits that decide whether tfjs's programs fit: storage bindings, buffer sizes, workgroups. */
-export const RELEVANT_LIMITS = [
-  "maxStorageBuffersPerShaderStage",
-  "maxStorageBufferBindingSize",
-  "maxBufferSize",
-  "maxComputeWorkgroupStorageSize",
-  "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX",
-  "maxComputeWorkgroupsPerDimension",
-  "maxBindGroups",
-  "maxUniformBufferBindingSize",
-] as const;
+/**
+ * The limits that decide whether tfjs's programs fit: those the library requests for its device
+ * (storage bindings, buffer sizes, workgroups), and the number of bind groups.
+ */
+export const RELEVANT_LIMITS = [...REQUESTED_LIMITS, "maxBindGroups"] as const;
 
 /** What the kit reports about the adapter and the device. */
 export interface AdapterReport {
