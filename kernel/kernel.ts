@@ -456,6 +456,7 @@ export class Kernel {
       this.#running = undefined;
       // A SIGINT sent for this cell may still be on the way: it must not reach the next one.
       await this.#settleInterrupt();
+      this.#repairEngine(msg.header);
     }
     const leaked = this.#preloaded!.tf.memory().numTensors - before;
     if (leaked > 0 && !failure) {
@@ -644,6 +645,19 @@ export class Kernel {
     }
     if (signalPending(this.#interruptState)) this.#log("an interrupt's SIGINT did not arrive in time; forgetting it");
     clearInterrupt(this.#interruptState);
+  }
+
+  /**
+   * After a cell: a signal that stopped tfjs mid-operation leaves its engine half-way (open scopes, the
+   * gradient tape on); the library puts it back together and the cell says so on stderr.
+   */
+  #repairEngine(parent: Partial<Header>): void {
+    const fsam = this.#preloaded!.fsam;
+    if (typeof fsam.resetEngineAfterAbort !== "function" || typeof fsam.describeEngineRepair !== "function") return;
+    const repair = (fsam.resetEngineAfterAbort as () => unknown)();
+    if (repair !== undefined) {
+      this.#output.stream("stderr", `[fsam-lab] ${(fsam.describeEngineRepair as (r: unknown) => string)(repair)}\n`, parent);
+    }
   }
 
   /** An uncaught error or unhandled rejection: an error output of the cell that caused it. */

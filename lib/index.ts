@@ -11,6 +11,7 @@ export * from "./types.ts";
 export * from "./names.ts";
 export * from "./random.ts";
 export * from "./atomic-write.ts";
+export * from "./engine-repair.ts";
 
 // --- backend ---
 export * from "./backend.ts";

@@ -4,6 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { resolveSAMOptions, type ResolvedSAMOptions, type SAMOptions } from "./options.ts";
+import { onAbortUndo } from "../engine-repair.ts";
 
 /** Variable name → gradient, as `tf.variableGrads` returns it. */
 type GradMap = Record<string, tf.Tensor | null>;
@@ -169,10 +170,17 @@ export class SAM extends tf.Optimizer {
       tf.backend().incRef(v.dataId);
       return tf.keep(handle);
     });
+    const keep = engine.keep;
+    const restore = () => {
+      engine.keep = keep;
+      perturbed.vars.forEach((v, i) => v.assign(saved[i]));
+      tf.dispose(saved);
+    };
+    // Stopped mid-step (a notebook's interrupt skips `finally`), the engine repair puts w back.
+    const done = onAbortUndo(restore);
     try {
       tf.tidy(() => perturbed.vars.forEach((v, i) => v.assign(tf.add(v, perturbed.e[i]))));
       tf.dispose(perturbed.e);
-      const keep = engine.keep;
       engine.keep = <T extends tf.Tensor>(t: T): T => {
         this.sideOutputs.push(t);
         return keep.call(engine, t) as T;
@@ -185,8 +193,8 @@ export class SAM extends tf.Optimizer {
         engine.keep = keep;
       }
     } finally {
-      perturbed.vars.forEach((v, i) => v.assign(saved[i]));
-      tf.dispose(saved);
+      done();
+      restore();
     }
   }
 
