@@ -100,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
       const f = result.final;
       console.log(
         `${optimizer}\tseed ${seed}\t${result.metricName} ${f.metric.toFixed(4)}\tbest ${result.best.metric.toFixed(4)} @ step ${result.best.step}` +
-          `\tdev loss ${f.loss.toFixed(4)}\ttrain loss ${f.trainLoss.toFixed(4)}\t${result.seconds.toFixed(1)} s${result.interrupted ? "\tINTERRUPTED" : ""}`,
+          `\tdev loss ${f.loss.toFixed(4)}\ttrain loss ${f.trainLoss.toFixed(4)}\t${result.seconds.toFixed(1)} s${result.interrupted ? "\tINTERRUPTED" : ""}${result.diverged ? `\tDIVERGED at step ${result.diverged.step}` : ""}`,
       );
       if (values.out) writeResults(values.out, file);
       if (result.interrupted) break;

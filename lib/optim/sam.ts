@@ -73,7 +73,9 @@ export class SAM extends tf.Optimizer {
 
   /**
    * One SAM step on the scalar loss `f`. Returns the loss at the unperturbed point when
-   * `returnCost` is true (the caller disposes it), else null.
+   * `returnCost` is true (the caller disposes it), else null. The returned loss is also NaN when
+   * the applied gradient is not finite (`0·Σg` is added to it, on the device: no extra sync), so a
+   * caller that reads the cost sees a diverged step at that step even when the loss was finite.
    *
    * @param f The loss; it is called twice (at w and at w + e).
    * @param returnCost Whether to return the loss at w.
@@ -86,6 +88,7 @@ export class SAM extends tf.Optimizer {
     this.beforeStep(vars);
     const { value, grads } = tf.variableGrads(f, vars);
     let applied: GradMap = grads;
+    let gradCheck: tf.Scalar | undefined;
     try {
       const perturbed = this.perturbation(vars, grads);
       if (perturbed.vars.length > 0) {
@@ -96,19 +99,28 @@ export class SAM extends tf.Optimizer {
           tf.dispose(Object.values(perturbedGrads).filter(isTensor));
         }
       }
+      const appliedTensors = Object.values(applied).filter(isTensor);
+      if (returnCost && appliedTensors.length > 0) {
+        gradCheck = tf.tidy(() => tf.mul(tf.addN(appliedTensors.map((g) => tf.sum(g))), 0) as tf.Scalar);
+      }
       if (varList != null) {
         this.base.applyGradients(varList.map((v) => ({ name: v.name, tensor: applied[v.name] as tf.Tensor })));
       } else {
         this.base.applyGradients(applied as tf.NamedTensorMap);
       }
     } catch (error) {
-      value.dispose();
+      tf.dispose([value, ...(gradCheck ? [gradCheck] : [])]);
       throw error;
     } finally {
       tf.dispose(Object.values(grads).filter(isTensor));
       if (applied !== grads) tf.dispose(Object.values(applied).filter(isTensor));
     }
     this.incrementIterations();
+    if (returnCost && gradCheck) {
+      const checked = tf.add(value, gradCheck) as tf.Scalar;
+      tf.dispose([value, gradCheck]);
+      return checked;
+    }
     if (returnCost) return value;
     value.dispose();
     return null;
