@@ -23,6 +23,8 @@ import { TracebackMapper, type ErrorReport } from "./traceback.ts";
 import type { FromControl, ToControl } from "./control-worker.ts";
 import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
 import type { MimeBundle } from "../lib/host.ts";
+import { ReplayGuard, signatureOf } from "./replay-guard.ts";
+import { installExitGuard } from "./exit-guard.ts";
 
 /** The preloaded modules. */
 interface Preloaded {
@@ -85,6 +87,8 @@ export class Kernel {
   readonly #reportedUncaught = new WeakSet<object>();
   /** Settles when the control thread has ended (set once it is started). */
   #controlThreadExit: Promise<void> | undefined;
+  /** Signatures of recent shell, control and stdin messages: a replayed message is dropped. */
+  readonly #replay = new ReplayGuard();
 
   /**
    * @param info the parsed connection file.
@@ -119,6 +123,8 @@ export class Kernel {
     // sockets being torn down while open) on the first unhandled rejection in a cell.
     process.setUncaughtExceptionCaptureCallback((err) => this.#uncaught(err));
     process.on("unhandledRejection", (err) => this.#uncaught(err));
+    // process.exit() in a cell would abort node with open sockets: it throws there instead.
+    installExitGuard(() => currentCell() !== undefined);
     this.#ready = this.#preload();
     void this.#readLoop(this.#shell, "shell");
     void this.#readStdin();
@@ -285,6 +291,10 @@ export class Kernel {
         const fake = { identities: e.identities, header: e.header as Header } as Message;
         this.#reply(fake, channel, type, { status: "error", ename: "MalformedMessage", evalue: e.message, traceback: [e.message] });
       }
+      return;
+    }
+    if (!this.#replay.accept(signatureOf(frames))) {
+      this.#log(`${channel}: dropped a replayed message (${msg.header.msg_type} ${msg.header.msg_id}: its signature was already used)`);
       return;
     }
     if (channel === "control") {
@@ -597,6 +607,10 @@ export class Kernel {
           msg = decodeMessage(frames, this.#signer);
         } catch (err) {
           this.#log(`stdin: dropped a message: ${(err as Error).message}`);
+          continue;
+        }
+        if (!this.#replay.accept(signatureOf(frames))) {
+          this.#log("stdin: dropped a replayed message");
           continue;
         }
         if (msg.header.msg_type === "input_reply" && this.#pendingInput) {
