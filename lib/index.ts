@@ -56,6 +56,7 @@ export * from "./train/history-frame.ts";
 export * from "./train/progress.ts";
 export * from "./train/evaluate.ts";
 export * from "./train/loop.ts";
+export * from "./train/divergence.ts";
 export * from "./train/checkpointing.ts";
 export * from "./train/train.ts";
 export * from "./train/compare.ts";
