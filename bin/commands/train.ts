@@ -4,6 +4,7 @@
  */
 import { parseCommandFlags } from "./parse-flags.ts";
 import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
 import type { BackendName } from "../../lib/backend.ts";
 import { checkOptimizerName, optimizerNames } from "../../lib/train/optimizer-names.ts";
 import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
@@ -57,6 +58,9 @@ export async function run(argv: string[]): Promise<number> {
   let optimizer;
   try {
     options = trainOptionsFromFlags(values);
+    if (values.data !== undefined && !(existsSync(values.data) && statSync(values.data).isDirectory())) {
+      throw new Error(`--data: '${values.data}' is not a folder (it should hold the task's train/dev files)`);
+    }
     seeds = seedsFromFlags(values.seed, values.seeds, [42]);
     optimizer = checkOptimizerName(values.optimizer ?? "adam");
     if (values.out !== undefined && !values.out.endsWith(".json")) throw new Error(`--out: '${values.out}' must end with .json`);

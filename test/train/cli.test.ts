@@ -66,6 +66,12 @@ test("fsam-lab train: bad flags get a clear message and exit code 2", () => {
   assert.match(h.stdout, /--low-resource K/);
 });
 
+test("fsam-lab train --data names a missing folder", () => {
+  const r = cliRun(["train", "--data", "/nonexistent-fsam-data"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--data: '\/nonexistent-fsam-data' is not a folder/);
+});
+
 test("install, uninstall and kernel take --help (exit 0, usage on stdout)", () => {
   for (const [cmd, usage] of [["install", /--prefix DIR/], ["uninstall", /--sys-prefix/], ["kernel", /-f <connection_file>/]] as const) {
     for (const flag of ["--help", "-h"]) {
