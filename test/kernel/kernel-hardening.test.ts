@@ -24,6 +24,14 @@ test("process.exit() in a cell is refused with a message naming the restart butt
   assert.equal(k.child.exitCode, null);
 });
 
+test("throw null / throw undefined are reported as what was thrown", { timeout: 120_000 }, async () => {
+  for (const value of ["null", "undefined"]) {
+    const r = await k.execute(`throw ${value};`);
+    assert.equal(r.reply.status, "error");
+    assert.equal(r.reply.evalue, `uncaught ${value}`, JSON.stringify(r.reply));
+  }
+});
+
 test("a correctly signed message sent twice runs once", { timeout: 120_000 }, async () => {
   await k.execute("globalThis.replayRuns = 0;");
   const frames = encodeMessage(
