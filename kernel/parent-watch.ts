@@ -5,18 +5,10 @@
  * Jupyter servers set) no longer exists, the kernel shuts down.
  */
 
+import { processAlive } from "../lib/stale-temp.ts";
+
 /** How often the parent is checked (ms). */
 export const PARENT_POLL_MS = 1000;
-
-/** True when process `pid` exists (signal 0 checks without sending anything). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Calls `onOrphaned` once (with a reason) when the parent goes away. The timer does not keep the
@@ -32,7 +24,7 @@ export function watchParent(onOrphaned: (reason: string) => void, env: NodeJS.Pr
   const timer = setInterval(() => {
     let reason: string | undefined;
     if (process.ppid !== parent) reason = `its parent process ${parent} ended`;
-    else if (jpyParent !== undefined && !alive(jpyParent)) reason = `the Jupyter server (JPY_PARENT_PID ${jpyParent}) ended`;
+    else if (jpyParent !== undefined && !processAlive(jpyParent)) reason = `the Jupyter server (JPY_PARENT_PID ${jpyParent}) ended`;
     if (reason !== undefined) {
       clearInterval(timer);
       onOrphaned(reason);
