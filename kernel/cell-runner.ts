@@ -87,7 +87,7 @@ export class CellRunner {
     try {
       ret = new vm.Script(source, { filename: cellFileName(id), lineOffset: -1 }).runInThisContext({ breakOnSigint: true });
     } catch (err) {
-      if ((err as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") {
+      if ((err as { code?: string } | null | undefined)?.code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") {
         // A signal broke this cell's own code: a cell starts only once earlier signals arrived.
         signalArrived(this.#interruptState);
         this.interrupt(ctx);

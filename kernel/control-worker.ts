@@ -8,6 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { Signer, WireError, decodeMessage, encodeMessage } from "./wire.ts";
 import { requestInterrupt } from "./interrupt-state.ts";
+import { ReplayGuard, signatureOf } from "./replay-guard.ts";
 
 /** What the main thread passes to the worker. */
 export interface ControlWorkerData {
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     sending = sending.then(() => control.send(frames)).catch((err: Error) => post({ kind: "log", text: `control send failed: ${err.message}` }));
   };
 
+  const interruptReplays = new ReplayGuard();
   const loops: Promise<void>[] = [];
   // Stops the thread cleanly: queued replies (the shutdown_reply) go out, both sockets close in this
   // thread, their receive loops end, then the port closes and the thread's event loop runs dry.
@@ -85,6 +87,11 @@ async function main(): Promise<void> {
       }
       if (msg.header.msg_type !== "interrupt_request") {
         post({ kind: "request", frames });
+        continue;
+      }
+      // Other requests are checked for replays on the main thread; interrupts here.
+      if (!interruptReplays.accept(signatureOf(frames))) {
+        post({ kind: "log", text: `control: dropped a replayed interrupt_request ${msg.header.msg_id}` });
         continue;
       }
       const interrupting = requestInterrupt(interruptState, () => process.kill(process.pid, "SIGINT"));

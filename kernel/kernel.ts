@@ -24,6 +24,8 @@ import { TracebackMapper, type ErrorReport } from "./traceback.ts";
 import type { FromControl, ToControl } from "./control-worker.ts";
 import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
 import type { MimeBundle } from "../lib/host.ts";
+import { ReplayGuard, signatureOf } from "./replay-guard.ts";
+import { installExitGuard } from "./exit-guard.ts";
 
 /** The preloaded modules. */
 interface Preloaded {
@@ -86,6 +88,8 @@ export class Kernel {
   readonly #reportedUncaught = new WeakSet<object>();
   /** Settles when the control thread has ended (set once it is started). */
   #controlThreadExit: Promise<void> | undefined;
+  /** Signatures of recent shell, control and stdin messages: a replayed message is dropped. */
+  readonly #replay = new ReplayGuard();
 
   /**
    * @param info the parsed connection file.
@@ -120,6 +124,8 @@ export class Kernel {
     // sockets being torn down while open) on the first unhandled rejection in a cell.
     process.setUncaughtExceptionCaptureCallback((err) => this.#uncaught(err));
     process.on("unhandledRejection", (err) => this.#uncaught(err));
+    // process.exit() in a cell would abort node with open sockets: it throws there instead.
+    installExitGuard(() => currentCell() !== undefined);
     this.#ready = this.#preload();
     void this.#readLoop(this.#shell, "shell");
     void this.#readStdin();
@@ -286,6 +292,10 @@ export class Kernel {
         const fake = { identities: e.identities, header: e.header as Header } as Message;
         this.#reply(fake, channel, type, { status: "error", ename: "MalformedMessage", evalue: e.message, traceback: [e.message] });
       }
+      return;
+    }
+    if (!this.#replay.accept(signatureOf(frames))) {
+      this.#log(`${channel}: dropped a replayed message (${msg.header.msg_type} ${msg.header.msg_id}: its signature was already used)`);
       return;
     }
     if (channel === "control") {
@@ -458,6 +468,7 @@ export class Kernel {
       this.#running = undefined;
       // A SIGINT sent for this cell may still be on the way: it must not reach the next one.
       await this.#settleInterrupt();
+      this.#repairEngine(msg.header);
     }
     if (!failure) {
       const left = cellLeftovers(before, takeCensus(this.#preloaded!.tf));
@@ -602,6 +613,10 @@ export class Kernel {
           this.#log(`stdin: dropped a message: ${(err as Error).message}`);
           continue;
         }
+        if (!this.#replay.accept(signatureOf(frames))) {
+          this.#log("stdin: dropped a replayed message");
+          continue;
+        }
         if (msg.header.msg_type === "input_reply" && this.#pendingInput) {
           const pending = this.#pendingInput;
           this.#pendingInput = undefined;
@@ -648,6 +663,19 @@ export class Kernel {
     }
     if (signalPending(this.#interruptState)) this.#log("an interrupt's SIGINT did not arrive in time; forgetting it");
     clearInterrupt(this.#interruptState);
+  }
+
+  /**
+   * After a cell: a signal that stopped tfjs mid-operation leaves its engine half-way (open scopes, the
+   * gradient tape on); the library puts it back together and the cell says so on stderr.
+   */
+  #repairEngine(parent: Partial<Header>): void {
+    const fsam = this.#preloaded!.fsam;
+    if (typeof fsam.resetEngineAfterAbort !== "function" || typeof fsam.describeEngineRepair !== "function") return;
+    const repair = (fsam.resetEngineAfterAbort as () => unknown)();
+    if (repair !== undefined) {
+      this.#output.stream("stderr", `[fsam-lab] ${(fsam.describeEngineRepair as (r: unknown) => string)(repair)}\n`, parent);
+    }
   }
 
   /** An uncaught error or unhandled rejection: an error output of the cell that caused it. */

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { Kernel } from "./kernel.ts";
 import { parseConnectionInfo } from "./wire.ts";
+import { watchParent } from "./parent-watch.ts";
 
 /**
  * Runs the kernel until it is shut down.
@@ -25,4 +26,9 @@ export async function runKernel(connectionFile: string): Promise<void> {
   await kernel.start();
   log(`ready in ${Math.round(performance.now() - started)} ms (pid ${process.pid})`);
   process.on("SIGTERM", () => void kernel.close().then(() => process.exit(0)));
+  // An orphaned kernel (its Jupyter server killed) shuts itself down within seconds.
+  watchParent((reason) => {
+    log(`${reason}: shutting down`);
+    void kernel.close().then(() => process.exit(0));
+  });
 }

@@ -12,6 +12,7 @@ export * from "./names.ts";
 export * from "./random.ts";
 export * from "./counter-random.ts";
 export * from "./atomic-write.ts";
+export * from "./engine-repair.ts";
 
 // --- backend ---
 export * from "./backend.ts";
@@ -67,6 +68,7 @@ export * from "./train/progress.ts";
 export * from "./train/evaluate.ts";
 export * from "./train/loop.ts";
 export * from "./train/per-example-loss.ts";
+export * from "./train/divergence.ts";
 export * from "./train/checkpointing.ts";
 export * from "./train/train.ts";
 export * from "./train/compare.ts";

@@ -72,10 +72,10 @@ function finished(path: string): boolean {
 
 /** The summary as an aligned text table. */
 function formatSummary(rows: readonly CompareSummaryRow[]): string {
-  const lines = [`optimizer  ${rows[0]?.metric ?? "metric"} (mean ± std)   best (mean ± std)   n   s/run`];
+  const lines = [`optimizer  ${rows[0]?.metric ?? "metric"} (mean ± std)   best (mean ± std)   n   s/run   diverged`];
   for (const r of rows) {
     lines.push(
-      `${r.optimizer.padEnd(9)}  ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}      ${r.bestMean.toFixed(4)} ± ${r.bestStd.toFixed(4)}   ${String(r.n).padStart(2)}  ${r.seconds.toFixed(1)}`,
+      `${r.optimizer.padEnd(9)}  ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)}      ${r.bestMean.toFixed(4)} ± ${r.bestStd.toFixed(4)}   ${String(r.n).padStart(2)}  ${r.seconds.toFixed(1).padStart(5)}   ${r.diverged}`,
     );
   }
   return lines.join("\n");
@@ -96,7 +96,7 @@ async function collect(dir: string): Promise<number> {
   const { comparisonOf } = await import("../../lib/train/compare.ts");
   const { summary: rows, figure, lossFigure } = comparisonOf(records, metricName);
   writeFileAtomic(join(dir, "summary.json"), `${JSON.stringify({ task: [...tasks].join(","), metricName, rows }, null, 2)}\n`);
-  const header = ["optimizer", "metric", "mean", "std", "n", "bestMean", "bestStd", "seconds"] as const;
+  const header = ["optimizer", "metric", "mean", "std", "n", "bestMean", "bestStd", "seconds", "diverged"] as const;
   writeFileAtomic(join(dir, "summary.csv"), [header.join(","), ...rows.map((r) => header.map((h) => r[h]).join(","))].join("\n") + "\n");
   writeFileAtomic(join(dir, "histories.csv"), historyCsv(records.map((r) => ({ extra: { task: r.task, optimizer: r.optimizer, seed: r.seed }, rows: r.rows }))));
   toHTML(figure, join(dir, "curves.html"));

@@ -2,12 +2,14 @@
  * `fsam-lab kernel -f <connection_file>`: runs the FSAM Lab Jupyter kernel (Jupyter starts it through
  * the kernelspec written by `fsam-lab install`).
  */
+import { printHelpIfAsked } from "./parse-flags.ts";
 
 /** One line for `fsam-lab help`. */
 export const summary = "run the Jupyter kernel: fsam-lab kernel -f <connection_file>";
 
 /** Parses the arguments and starts the kernel (its sockets keep the process alive until shutdown). */
 export async function run(argv: string[]): Promise<number> {
+  if (printHelpIfAsked(argv, "usage: fsam-lab kernel -f <connection_file>\n\nRuns the FSAM Lab Jupyter kernel on a connection file written by Jupyter (the kernelspec's command).\n  -f, --connection-file FILE   the connection file")) return 0;
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

@@ -41,3 +41,13 @@ export function parseCommandFlags<O extends Options>(command: string, argv: stri
   }
   return parsed;
 }
+
+/**
+ * For commands that parse their own arguments: when `argv` asks for help (`--help`/`-h`), prints
+ * `usage` and returns true (the command then exits 0).
+ */
+export function printHelpIfAsked(argv: readonly string[], usage: string): boolean {
+  if (!argv.includes("--help") && !argv.includes("-h")) return false;
+  console.log(usage);
+  return true;
+}

@@ -4,6 +4,7 @@
  */
 import { parseCommandFlags } from "./parse-flags.ts";
 import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
 import type { BackendName } from "../../lib/backend.ts";
 import { checkOptimizerName, optimizerNames } from "../../lib/train/optimizer-names.ts";
 import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
@@ -57,6 +58,9 @@ export async function run(argv: string[]): Promise<number> {
   let optimizer;
   try {
     options = trainOptionsFromFlags(values);
+    if (values.data !== undefined && !(existsSync(values.data) && statSync(values.data).isDirectory())) {
+      throw new Error(`--data: '${values.data}' is not a folder (it should hold the task's train/dev files)`);
+    }
     seeds = seedsFromFlags(values.seed, values.seeds, [42]);
     optimizer = checkOptimizerName(values.optimizer ?? "adam");
     if (values.out !== undefined && !values.out.endsWith(".json")) throw new Error(`--out: '${values.out}' must end with .json`);
@@ -100,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
       const f = result.final;
       console.log(
         `${optimizer}\tseed ${seed}\t${result.metricName} ${f.metric.toFixed(4)}\tbest ${result.best.metric.toFixed(4)} @ step ${result.best.step}` +
-          `\tdev loss ${f.loss.toFixed(4)}\ttrain loss ${f.trainLoss.toFixed(4)}\t${result.seconds.toFixed(1)} s${result.interrupted ? "\tINTERRUPTED" : ""}`,
+          `\tdev loss ${f.loss.toFixed(4)}\ttrain loss ${f.trainLoss.toFixed(4)}\t${result.seconds.toFixed(1)} s${result.interrupted ? "\tINTERRUPTED" : ""}${result.diverged ? `\tDIVERGED at step ${result.diverged.step}` : ""}`,
       );
       if (values.out) writeResults(values.out, file);
       if (result.interrupted) break;

@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { resolveSAMOptions, type ResolvedSAMOptions, type SAMOptions } from "./options.ts";
 import { hfName } from "../names.ts";
+import { onAbortUndo } from "../engine-repair.ts";
 
 /** Variable name → gradient, as `tf.variableGrads` returns it. */
 type GradMap = Record<string, tf.Tensor | null>;
@@ -93,7 +94,9 @@ export class SAM extends tf.Optimizer {
 
   /**
    * One SAM step on the scalar loss `f`. Returns the loss at the unperturbed point when
-   * `returnCost` is true (the caller disposes it), else null.
+   * `returnCost` is true (the caller disposes it), else null. The returned loss is also NaN when
+   * the applied gradient is not finite (`0·Σg` is added to it, on the device: no extra sync), so a
+   * caller that reads the cost sees a diverged step at that step even when the loss was finite.
    *
    * @param f The loss; it is called twice (at w and at w + e).
    * @param returnCost Whether to return the loss at w.
@@ -107,6 +110,7 @@ export class SAM extends tf.Optimizer {
     const firstVars = this.firstGradientVariables(vars);
     let { value, grads } = firstVars.length > 0 ? tf.variableGrads(f, firstVars) : { value: f(), grads: {} as GradMap };
     let applied: GradMap = grads;
+    let gradCheck: tf.Scalar | undefined;
     try {
       const perturbed = this.perturbation(vars, grads);
       if (perturbed.vars.length === 0 && firstVars.length < vars.length) {
@@ -122,19 +126,28 @@ export class SAM extends tf.Optimizer {
           tf.dispose(Object.values(perturbedGrads).filter(isTensor));
         }
       }
+      const appliedTensors = Object.values(applied).filter(isTensor);
+      if (returnCost && appliedTensors.length > 0) {
+        gradCheck = tf.tidy(() => tf.mul(tf.addN(appliedTensors.map((g) => tf.sum(g))), 0) as tf.Scalar);
+      }
       if (varList != null) {
         this.base.applyGradients(varList.map((v) => ({ name: v.name, tensor: applied[v.name] as tf.Tensor })));
       } else {
         this.base.applyGradients(applied as tf.NamedTensorMap);
       }
     } catch (error) {
-      value.dispose();
+      tf.dispose([value, ...(gradCheck ? [gradCheck] : [])]);
       throw error;
     } finally {
       tf.dispose(Object.values(grads).filter(isTensor));
       if (applied !== grads) tf.dispose(Object.values(applied).filter(isTensor));
     }
     this.incrementIterations();
+    if (returnCost && gradCheck) {
+      const checked = tf.add(value, gradCheck) as tf.Scalar;
+      tf.dispose([value, gradCheck]);
+      return checked;
+    }
     if (returnCost) return value;
     value.dispose();
     return null;
@@ -213,11 +226,18 @@ export class SAM extends tf.Optimizer {
       tf.backend().incRef(v.dataId);
       return tf.keep(handle);
     });
+    const keep = engine.keep;
+    const restore = () => {
+      engine.keep = keep;
+      perturbed.vars.forEach((v, i) => v.assign(saved[i]));
+      tf.dispose(saved);
+    };
+    // Stopped mid-step (a notebook's interrupt skips `finally`), the engine repair puts w back.
+    const done = onAbortUndo(restore);
     try {
       tf.tidy(() => perturbed.vars.forEach((v, i) => v.assign(tf.add(v, perturbed.e[i]))));
       tf.dispose(perturbed.e);
       const loss = this.lossAtPerturbed(f);
-      const keep = engine.keep;
       engine.keep = <T extends tf.Tensor>(t: T): T => {
         this.sideOutputs.push(t);
         return keep.call(engine, t) as T;
@@ -230,8 +250,8 @@ export class SAM extends tf.Optimizer {
         engine.keep = keep;
       }
     } finally {
-      perturbed.vars.forEach((v, i) => v.assign(saved[i]));
-      tf.dispose(saved);
+      done();
+      restore();
     }
   }
 

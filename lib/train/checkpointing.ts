@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { SequenceModel } from "../types.ts";
 import { saveCheckpoint } from "../models/checkpoint.ts";
 import { BertForSequenceClassification } from "../models/classifier.ts";
+import { escapeRegExp, removeStaleTemps, restoreSwappedFolder } from "../stale-temp.ts";
 
 /** Writes a model's files into a folder (which exists and is empty). */
 export type ModelSaver = (model: SequenceModel, dir: string) => Promise<void>;
@@ -33,6 +34,10 @@ let counter = 0;
 export async function saveBestCheckpoint(model: SequenceModel, dir: string, options: BestCheckpointOptions): Promise<void> {
   const target = resolve(dir);
   await mkdir(dirname(target), { recursive: true });
+  // A save killed earlier: its swap is undone when it left no checkpoint, its leftovers removed.
+  const base = basename(target);
+  if (!existsSync(target)) restoreSwappedFolder(dirname(target), base, target);
+  removeStaleTemps(dirname(target), new RegExp(`^\\.${escapeRegExp(base)}\\.(?:tmp|old)-(\\d+)-`));
   const tag = `${process.pid}-${Date.now()}-${++counter}`;
   const temp = join(dirname(target), `.${basename(target)}.tmp-${tag}`);
   const old = join(dirname(target), `.${basename(target)}.old-${tag}`);

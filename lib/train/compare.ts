@@ -17,6 +17,7 @@ import { checkOptimizerName, type OptimizerName } from "./optimizer-names.ts";
 import { train, type TrainOptions, type TrainResult, type TaskData } from "./train.ts";
 import type { HistoryRow } from "./history.ts";
 import { fsamPaperLearningRates } from "./presets.ts";
+import type { Divergence } from "./divergence.ts";
 
 /** Options of {@link compare}: the runs to make, plus any {@link TrainOptions} shared by all runs. */
 export interface CompareOptions extends Omit<TrainOptions, "optimizer" | "seed" | "model" | "keepOptimizer"> {
@@ -58,6 +59,8 @@ export interface CompareRun {
   final: TrainResult["final"];
   /** True when the run was interrupted (the comparison then stops). */
   interrupted: boolean;
+  /** The step where the run diverged (non-finite loss or update) and stopped. */
+  diverged?: Divergence;
   /** Wall-clock seconds. */
   seconds: number;
   /** The optimizer settings used. */
@@ -102,6 +105,8 @@ export interface CompareSummaryRow {
   bestStd: number;
   /** Mean seconds per run. */
   seconds: number;
+  /** Runs that diverged (stopped at a non-finite loss or update; their metrics are from before). */
+  diverged: number;
 }
 
 /** Mean and sample standard deviation (n − 1; 0 when n = 1) of the finite values. */
@@ -128,6 +133,8 @@ export interface SummarizableRun {
   seconds: number;
   /** History rows. */
   rows: readonly HistoryRow[];
+  /** Set when the run diverged. */
+  diverged?: Divergence;
 }
 
 /** Summarises runs per optimizer (in first-seen order). */
@@ -146,6 +153,7 @@ export function summarizeRuns(runs: readonly SummarizableRun[], metricName: stri
       bestMean: best.mean,
       bestStd: best.std,
       seconds: mine.reduce((a, r) => a + r.seconds, 0) / mine.length,
+      diverged: mine.filter((r) => r.diverged !== undefined).length,
     };
   });
 }
@@ -214,6 +222,7 @@ export async function compare(options: CompareOptions = {}): Promise<CompareResu
           best: result.best,
           final: result.final,
           interrupted: result.interrupted,
+          ...(result.diverged ? { diverged: result.diverged } : {}),
           seconds: result.seconds,
           settings: result.optimizer.settings,
           ...(keepModels ? { model: result.model } : {}),

@@ -13,6 +13,7 @@ import { perExampleLoss } from "./per-example-loss.ts";
 import type { HistoryRow } from "./history.ts";
 import { TrainingProgress, type ProgressState } from "./progress.ts";
 import type { Evaluation } from "./evaluate.ts";
+import { DivergenceError, WeightHold, checkDivergencePolicy, describeDivergence, readStepLoss, type Divergence, type DivergencePolicy } from "./divergence.ts";
 
 /** A mask refresh reported by FisherSAM (the part of its event the trainer records). */
 export interface MaskRefreshRecord {
@@ -82,6 +83,8 @@ export interface TrainingLoopSetup {
   onStep?: (row: HistoryRow, info: StepInfo) => Promise<void> | void;
   /** Stops training after the current step when it fires (default: the host's cell signal). */
   signal?: AbortSignal;
+  /** What a step with a non-finite loss or update does (see divergence.ts). Default `"stop"`. */
+  onDivergence?: DivergencePolicy;
   /** The progress display (default: automatic). */
   progress?: TrainingProgress;
   /** Title of the progress display. */
@@ -100,6 +103,8 @@ export interface TrainingLoopResult {
   interrupted: boolean;
   /** True when early stopping ended the run. */
   earlyStopped: boolean;
+  /** The step whose loss or update was not finite, when the run diverged (it ended there). */
+  diverged?: Divergence;
   /** Mask refreshes of a FisherSAM, in order. */
   maskRefreshes: MaskRefreshRecord[];
   /** Wall-clock seconds of the run. */
@@ -122,6 +127,7 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
   if (setup.earlyStopping && !(Number.isInteger(setup.earlyStopping.patience) && setup.earlyStopping.patience >= 1)) {
     throw new Error(`earlyStopping.patience must be an integer >= 1, got ${setup.earlyStopping.patience}`);
   }
+  const onDivergence = checkDivergencePolicy(setup.onDivergence ?? "stop");
   const monitorLoss = setup.earlyStopping?.metric === "loss";
   const minDelta = setup.earlyStopping?.minDelta ?? 0;
   const progress = setup.progress ?? new TrainingProgress();
@@ -139,6 +145,7 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
   let last: Evaluation | undefined;
   let interrupted = false;
   let earlyStopped = false;
+  let diverged: Divergence | undefined;
   let step = 0;
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
@@ -166,7 +173,8 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
     last = ev;
     row.metric = ev.metric;
     row.devLoss = ev.loss;
-    if (Number.isNaN(best.metric) || ev.metric > best.metric) {
+    // A non-finite dev loss means a broken model, whatever its metric says: never the best.
+    if (Number.isFinite(ev.loss) && Number.isFinite(ev.metric) && (Number.isNaN(best.metric) || ev.metric > best.metric)) {
       best.step = row.step;
       best.metric = ev.metric;
       await setup.onBest?.(model, { ...best });
@@ -194,18 +202,31 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
           setLearningRate(optimizer, lr);
           refreshedThisStep = false;
           let loss: number;
+          let nonFinite: string | undefined;
+          const hold = new WeightHold(model.variables);
           try {
             await setup.maskSource?.prepareStep?.(model.variables);
             const cost = acceptsPerExampleLoss(optimizer)
               ? optimizer.minimize(perExampleLoss(model, batch, { training: true }), true, model.variables)
               : optimizer.minimize(() => model.loss(batch, { training: true }), true, model.variables);
             if (!cost) throw new Error("optimizer.minimize returned no cost");
-            loss = (await cost.data())[0];
-            cost.dispose();
+            ({ loss, diverged: nonFinite } = await readStepLoss(cost, model.variables));
+          } catch (err) {
+            hold.release();
+            throw err;
           } finally {
             tf.dispose([batch.inputIds, batch.tokenTypeIds, batch.attentionMask, ...(batch.labels ? [batch.labels] : [])]);
           }
           step += 1;
+          if (nonFinite !== undefined) {
+            // The diverged step is undone and nothing of it is evaluated or saved.
+            hold.restore();
+            diverged = { step, loss, reason: nonFinite };
+            losses.push(loss);
+            rows.push({ step, epoch: step / stepsPerEpoch, loss, lr, metric: Number.NaN, devLoss: Number.NaN, time: seconds(), maskRefresh: refreshedThisStep });
+            break training;
+          }
+          hold.release();
           stepInEpoch += 1;
           losses.push(loss);
           const row: HistoryRow = {
@@ -250,7 +271,9 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
   } finally {
     unsubscribe?.();
   }
-  progress.finish(state(interrupted ? "interrupted" : earlyStopped ? "early-stopped" : "done"));
+  progress.finish(state(interrupted ? "interrupted" : earlyStopped ? "early-stopped" : diverged ? "diverged" : "done"));
+  if (diverged && onDivergence === "throw") throw new DivergenceError(diverged);
+  if (diverged) console.warn(`[fsam-lab] ${describeDivergence(diverged)}`);
   return {
     rows,
     best,
@@ -261,6 +284,7 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
     },
     interrupted,
     earlyStopped,
+    ...(diverged ? { diverged } : {}),
     maskRefreshes,
     seconds: seconds(),
   };

@@ -32,8 +32,8 @@ export interface ProgressState {
   elapsed: number;
   /** Training losses so far, one per step (the curve). */
   losses: readonly number[];
-  /** Set when the run ended; `"interrupted"`/`"early-stopped"` say why it ended early. */
-  status: "running" | "done" | "interrupted" | "early-stopped";
+  /** Set when the run ended; `"interrupted"`/`"early-stopped"`/`"diverged"` say why it ended early. */
+  status: "running" | "done" | "interrupted" | "early-stopped" | "diverged";
 }
 
 function fmt(x: number, digits = 4): string {
@@ -103,7 +103,7 @@ function escapeHtml(s: string): string {
 export function renderProgressHtml(state: ProgressState): string {
   const { stepsPerSecond, eta } = rateAndEta(state);
   const pct = state.totalSteps > 0 ? Math.min(100, (100 * state.step) / state.totalSteps) : 0;
-  const colour = state.status === "interrupted" ? "#d62728" : state.status === "running" ? "#1f77b4" : "#2ca02c";
+  const colour = state.status === "interrupted" || state.status === "diverged" ? "#d62728" : state.status === "running" ? "#1f77b4" : "#2ca02c";
   const statusText =
     state.status === "running"
       ? `ETA ${formatDuration(eta)}`

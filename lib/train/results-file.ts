@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../atomic-write.ts";
 import type { TrainResult } from "./train.ts";
 import { historyCsv, type HistoryRow } from "./history.ts";
+import type { Divergence } from "./divergence.ts";
 
 /** One run as stored in a results file. */
 export interface RunRecord {
@@ -28,6 +29,8 @@ export interface RunRecord {
   interrupted: boolean;
   /** Whether early stopping ended it. */
   earlyStopped: boolean;
+  /** Where it diverged (non-finite loss or update) and stopped, if it did. */
+  diverged?: Divergence;
   /** Training and dev set sizes. */
   sizes: { train: number; dev: number };
   /** Wall-clock seconds. */
@@ -64,6 +67,7 @@ export function runRecord(result: TrainResult, seed: number): RunRecord {
     final: result.final,
     interrupted: result.interrupted,
     earlyStopped: result.earlyStopped,
+    ...(result.diverged ? { diverged: result.diverged } : {}),
     sizes: result.sizes,
     seconds: result.seconds,
     maskRefreshes: result.maskRefreshes.length,

@@ -31,6 +31,7 @@ import { TrainingProgress } from "./progress.ts";
 import { saveBestCheckpoint, type ModelSaver } from "./checkpointing.ts";
 import { checkPositiveInt } from "../check.ts";
 import { withPreset, type PresetName } from "./presets.ts";
+import type { Divergence, DivergencePolicy } from "./divergence.ts";
 
 /** A task's data: training and dev examples and the tokenizer that encodes them. */
 export interface TaskData {
@@ -117,6 +118,8 @@ export interface TrainOptions extends Omit<OptimizerOptions, "lr" | "fisherLoss"
   title?: string;
   /** Keep the optimizer (and its state) in the result instead of disposing it. Default false. */
   keepOptimizer?: boolean;
+  /** A step with a non-finite loss or update: `stop` (default) or `throw` (see train/divergence.ts). */
+  onDivergence?: DivergencePolicy;
 }
 
 /** What {@link train} returns. */
@@ -135,6 +138,8 @@ export interface TrainResult {
   interrupted: boolean;
   /** True when early stopping ended the run. */
   earlyStopped: boolean;
+  /** The step whose loss or update was not finite, when the run diverged (it stopped there). */
+  diverged?: Divergence;
   /** Name of the headline metric (`accuracy`, `matthews`, `accuracy/f1`, …). */
   metricName: string;
   /** The task's registry name. */
@@ -372,6 +377,7 @@ export async function train(userOptions: TrainOptions = {}): Promise<TrainResult
       ...(saver ? { onBest: saver } : {}),
       ...(options.onStep ? { onStep: options.onStep } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onDivergence ? { onDivergence: options.onDivergence } : {}),
       progress: new TrainingProgress({ mode: options.progress ?? "auto" }),
       title: options.title ?? `${optimizerInfo.name} · seed ${seed}`,
     });
@@ -383,6 +389,7 @@ export async function train(userOptions: TrainOptions = {}): Promise<TrainResult
       final: { metric: result.final.metric, loss: result.final.loss, scores: lastScores, trainLoss: result.final.trainLoss },
       interrupted: result.interrupted,
       earlyStopped: result.earlyStopped,
+      ...(result.diverged ? { diverged: result.diverged } : {}),
       metricName: scorer.metricName,
       task: spec.name,
       optimizer: optimizerInfo,

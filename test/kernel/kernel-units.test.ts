@@ -263,3 +263,18 @@ test("interrupt handshake: a request taken up in time sends no signal; a late si
   await dropped;
   assert.equal(signals, 2, "the cleared request sent none");
 });
+
+test("the prelude's tf, fsam and dfd are namespaces usable in types, also under %typecheck strict", async () => {
+  const { CellCompiler } = await import("../../kernel/compiler.ts");
+  const compiler = new CellCompiler(process.cwd());
+  try {
+    compiler.typecheck = "strict";
+    const cell = compiler.compile("const t: tf.Tensor = tf.zeros([2]);\nconst o: fsam.SAM | undefined = undefined;\nlet f: dfd.DataFrame | undefined;\nconst n: number = tf.memory().numTensors;\ndisplay(n);");
+    assert.ok(!("errors" in cell), JSON.stringify("errors" in cell ? cell.errors : []));
+    assert.deepEqual(cell.warnings, []);
+    const bad = compiler.compile("const u: tf.NoSuchType = 1;");
+    assert.ok("errors" in bad && /NoSuchType/.test(bad.errors[0].message));
+  } finally {
+    compiler.close();
+  }
+});

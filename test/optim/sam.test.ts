@@ -162,3 +162,15 @@ test("trainOnBatch with SAM and a metric reports loss and metric at w, tensor co
   model.dispose();
   tf.dispose([xs, ys]);
 });
+
+test("minimize with returnCost: the cost is NaN at the step whose gradient is not finite, else exactly the loss", () => {
+  const w = tf.variable(tf.tensor1d([1, 2]), true, "sam_nonfinite_w");
+  const infiniteGradient = tf.customGrad((x) => ({ value: tf.clone(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.mul(dy, Infinity) }));
+  const sam = new SAM(tf.train.sgd(0.1), { rho: 0.05 });
+  const fine = sam.minimize(() => w.square().sum() as tf.Scalar, true) as tf.Scalar;
+  assert.equal(fine.dataSync()[0], 5);
+  const bad = sam.minimize(() => infiniteGradient(w.square().sum()) as tf.Scalar, true) as tf.Scalar;
+  assert.ok(Number.isNaN(bad.dataSync()[0]));
+  tf.dispose([fine, bad, w]);
+  sam.dispose();
+});

@@ -81,6 +81,23 @@ test("fsam-lab train: bad flags get a clear message and exit code 2", () => {
   assert.match(h.stdout, /--low-resource K/);
 });
 
+test("fsam-lab train --data names a missing folder", () => {
+  const r = cliRun(["train", "--data", "/nonexistent-fsam-data"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--data: '\/nonexistent-fsam-data' is not a folder/);
+});
+
+test("install, uninstall and kernel take --help (exit 0, usage on stdout)", () => {
+  for (const [cmd, usage] of [["install", /--prefix DIR/], ["uninstall", /--sys-prefix/], ["kernel", /-f <connection_file>/]] as const) {
+    for (const flag of ["--help", "-h"]) {
+      const h = cliRun([cmd, flag]);
+      assert.equal(h.status, 0, `${cmd} ${flag}: ${h.stderr}`);
+      assert.match(h.stdout, new RegExp(`^usage: fsam-lab ${cmd}`));
+      assert.match(h.stdout, usage);
+    }
+  }
+});
+
 test("fsam-lab compare: one process per run, resumable, summary mean ± std; --print-commands for schedulers", () => {
   const out = join(dir, "sweep");
   const args = ["compare", ...common, "--optimizers", "adam,fsam", "--seeds", "1", "--fisher-samples", "4", "--mask-interval", "2", "--out", out];

@@ -30,8 +30,9 @@ test("compare: optimizers × seeds, a table of mean ± std, curves with bands, p
   assert.deepEqual(seen, ["adam/1", "sam/1", "adam/2", "sam/2"]);
   assert.equal(r.runs.length, 4);
   assert.equal(r.metricName, "accuracy");
-  assert.deepEqual(r.table.shape, [2, 8]);
+  assert.deepEqual(r.table.shape, [2, 9]);
   assert.deepEqual(r.table["optimizer"].values, ["adam", "sam"]);
+  assert.deepEqual(r.table["diverged"].values, [0, 0]);
   for (const opt of ["adam", "sam"]) {
     const finals = r.runs.filter((x) => x.optimizer === opt).map((x) => x.final.metric);
     const mean = (finals[0] + finals[1]) / 2;
