@@ -102,7 +102,8 @@ interface TsMessageChain {
   messageText: string;
   next?: TsMessageChain[];
 }
-interface TslabConverter {
+/** The part of tslab's converter the compiler uses. */
+export interface TslabConverter {
   convert(prevDecl: string, src: string): {
     output?: string;
     declOutput?: string;
@@ -173,6 +174,8 @@ function stripSourceMap(js: string): string {
  */
 export class CellCompiler {
   #converter: TslabConverter;
+  /** Makes a fresh converter over the same patched TypeScript (see {@link CellCompiler.#useConverter}). */
+  readonly #newConverter: () => TslabConverter;
   #prevDecl = "";
   #mode: TypecheckMode = "warn";
   /** Every diagnostic of the last type check (the converter only sees the blocking ones). */
@@ -188,8 +191,9 @@ export class CellCompiler {
    * Builds the program (a few hundred milliseconds: it reads lib.d.ts, @types/node and the prelude).
    *
    * @param notebookDir folder relative imports in cells resolve from (the kernel's working directory).
+   * @param wrapConverter wraps each converter made (tests use it to make one fail).
    */
-  constructor(notebookDir: string) {
+  constructor(notebookDir: string, wrapConverter: (converter: TslabConverter) => TslabConverter = (c) => c) {
     this.#notebookDir = notebookDir;
     this.#srcFilename = join(PACKAGE_ROOT, "__tslab__.ts");
     const ts = require("@tslab/typescript-for-tslab") as Record<string, unknown> & {
@@ -258,7 +262,35 @@ export class CellCompiler {
         },
       },
     });
-    this.#converter = loadConverterModule(patched).createConverter() as TslabConverter;
+    this.#newConverter = () => wrapConverter(loadConverterModule(patched).createConverter() as TslabConverter);
+    this.#converter = this.#newConverter();
+  }
+
+  /**
+   * Runs one converter call. A call that throws half-way (an interrupt landing in the middle of a
+   * compile, a bug) can leave tslab's converter with its rebuild timer pending, after which every
+   * later call fails with "Unexpected pending rebuildTimer" until the kernel restarts. So a call
+   * that throws replaces the converter with a fresh one, and a call that fails on such a left-over
+   * state is retried once on the fresh converter.
+   */
+  #useConverter<T>(call: (converter: TslabConverter) => T): T {
+    try {
+      return call(this.#converter);
+    } catch (err) {
+      this.#replaceConverter();
+      if (!/rebuildTimer|clearing unexpected/.test(String((err as Error)?.message))) throw err;
+      return call(this.#converter);
+    }
+  }
+
+  /** Closes the current converter (best effort) and starts a fresh one. */
+  #replaceConverter(): void {
+    try {
+      this.#converter.close();
+    } catch {
+      // A broken converter may fail to close; the new one does not depend on it.
+    }
+    this.#converter = this.#newConverter();
   }
 
   /** The current type-check mode. */
@@ -334,7 +366,7 @@ export class CellCompiler {
     this.#lastDiagnostics = [];
     this.#lastCjsMap = undefined;
     this.#lastEsmMap = undefined;
-    const r = this.#converter.convert(this.#prevDecl, src);
+    const r = this.#useConverter((c) => c.convert(this.#prevDecl, src));
     if (r.diagnostics.length > 0 || r.output === undefined) {
       const errors = this.#cellDiagnostics((d) => this.#isBlocking(d));
       if (errors.length === 0) {
@@ -366,7 +398,7 @@ export class CellCompiler {
 
   /** Completion candidates at `cursor` (a UTF-16 offset into `code`). */
   complete(code: string, cursor: number): Completions {
-    const info = this.#converter.complete(this.#prevDecl, code, cursor);
+    const info = this.#useConverter((c) => c.complete(this.#prevDecl, code, cursor));
     const kinds = new Map<string, string>();
     for (const e of info.original?.entries ?? []) if (!kinds.has(e.name)) kinds.set(e.name, e.kind);
     return {
@@ -378,7 +410,7 @@ export class CellCompiler {
 
   /** Quick info at `cursor`, or undefined when there is nothing there. */
   inspect(code: string, cursor: number): QuickInfo | undefined {
-    const info = this.#converter.inspect(this.#prevDecl, code, cursor);
+    const info = this.#useConverter((c) => c.inspect(this.#prevDecl, code, cursor));
     if (!info?.displayParts) return undefined;
     const signature = info.displayParts.map((p) => p.text).join("");
     // A name TypeScript cannot resolve shows as a bare `any`: nothing to tell.

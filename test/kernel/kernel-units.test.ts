@@ -278,3 +278,43 @@ test("the prelude's tf, fsam and dfd are namespaces usable in types, also under 
     compiler.close();
   }
 });
+
+test("a converter left broken by an interrupted compile is replaced: the next cell compiles", async () => {
+  const { CellCompiler } = await import("../../kernel/compiler.ts");
+  let made = 0;
+  const compiler = new CellCompiler(process.cwd(), (converter) => {
+    made += 1;
+    if (made > 1) return converter;
+    // The first converter behaves as tslab's does once an interrupt stopped it inside a rebuild.
+    return { ...converter, convert: () => { throw new Error("Unexpected pending rebuildTimer"); }, close: () => converter.close() };
+  });
+  try {
+    const first = compiler.compile("const a = 40;");
+    assert.ok(!("errors" in first), JSON.stringify("errors" in first ? first.errors : []));
+    assert.equal(made, 2, "a fresh converter was made");
+    assert.match(first.js, /40/);
+    const second = compiler.compile("const b: number = a + 2;");
+    assert.ok(!("errors" in second), JSON.stringify("errors" in second ? second.errors : []));
+    assert.equal(made, 2, "the fresh converter is kept");
+  } finally {
+    compiler.close();
+  }
+});
+
+test("an error thrown inside a compile replaces the converter and reaches the caller", async () => {
+  const { CellCompiler } = await import("../../kernel/compiler.ts");
+  let made = 0;
+  const compiler = new CellCompiler(process.cwd(), (converter) => {
+    made += 1;
+    if (made > 1) return converter;
+    return { ...converter, convert: () => { throw new Error("boom inside the rebuild"); }, close: () => converter.close() };
+  });
+  try {
+    assert.throws(() => compiler.compile("const a = 1;"), /boom inside the rebuild/);
+    assert.equal(made, 2, "the converter was replaced");
+    const next = compiler.compile("const c = 3;");
+    assert.ok(!("errors" in next), JSON.stringify("errors" in next ? next.errors : []));
+  } finally {
+    compiler.close();
+  }
+});
