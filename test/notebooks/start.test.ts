@@ -65,9 +65,9 @@ test("start without Jupyter: install help, kernel registered, quickstart report 
     const html = readFileSync(report, "utf8");
     assert.ok(!html.includes('class="error"'), "the report shows an error");
     assert.ok((html.match(/class="fsam-frame"/g) ?? []).length >= 3, "DataFrame tables are in the report");
-    // update_display_data replaced each progress display in place: 3 runs, each shown once, in its final state.
+    // update_display_data replaced each progress display in place: 5 runs, each shown once, in its final state.
     const progress = [...html.matchAll(/<div class="fsam-train-progress".*?<\/progress><span>step (\d+)\/(\d+)/g)];
-    assert.equal(progress.length, 3, "one progress display per training run (FSAM, Adam, SAM)");
+    assert.equal(progress.length, 5, "one progress display per training run (Adam, SAM, ESAM, Fisher-ESAM, FSAM)");
     for (const [, step, total] of progress) assert.equal(step, total, "each progress display ends on its last step");
     const plots = [...html.matchAll(/Plotly\.newPlot\("(plot-\d+)", (\[.*?\]), (\{.*?\}), /g)];
     assert.equal(plots.length, 2, "the comparison's metric and loss figures");
