@@ -5,25 +5,18 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { runTrainingLoop, type TrainingLoopSetup } from "../../lib/train/loop.ts";
 import { DivergenceError } from "../../lib/train/divergence.ts";
-import { evaluateBatches, type Scorer } from "../../lib/train/evaluate.ts";
+import { evaluateBatches } from "../../lib/train/evaluate.ts";
 import { makeSchedule } from "../../lib/train/schedule.ts";
 import { createOptimizer } from "../../lib/train/optimizers.ts";
 import { TrainingProgress } from "../../lib/train/progress.ts";
 import type { EncodedBatch, LossReduction } from "../../lib/types.ts";
-import { BagOfIdsClassifier, syntheticExamples, syntheticBatches } from "./tiny-model.ts";
+import { BagOfIdsClassifier, accuracy, syntheticExamples, syntheticBatches } from "./tiny-model.ts";
 
 await tf.setBackend("cpu");
 
 const VOCAB = 12;
 const trainSet = syntheticExamples(96, VOCAB, 1);
 const devSet = syntheticExamples(64, VOCAB, 2);
-const accuracy: Scorer = {
-  metricName: "accuracy",
-  score: (yTrue, yPred) => {
-    const acc = yTrue.filter((y, i) => y === yPred[i]).length / yTrue.length;
-    return { metric: acc, scores: { accuracy: acc } };
-  },
-};
 
 /** A gradient of +Inf through an unchanged value (a finite loss with non-finite gradients). */
 const infiniteGradient = tf.customGrad((x) => ({ value: tf.clone(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.mul(dy, Infinity) }));

@@ -2,25 +2,18 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { runTrainingLoop, type TrainingLoopSetup } from "../../lib/train/loop.ts";
-import { evaluateBatches, type Scorer } from "../../lib/train/evaluate.ts";
+import { evaluateBatches } from "../../lib/train/evaluate.ts";
 import { makeSchedule } from "../../lib/train/schedule.ts";
 import { createOptimizer } from "../../lib/train/optimizers.ts";
 import { TrainingProgress } from "../../lib/train/progress.ts";
 import { shuffled, mulberry32 } from "../../lib/random.ts";
-import { BagOfIdsClassifier, syntheticExamples, syntheticBatches, encodeSynthetic } from "./tiny-model.ts";
+import { BagOfIdsClassifier, accuracy, syntheticExamples, syntheticBatches, encodeSynthetic } from "./tiny-model.ts";
 
 await tf.setBackend("cpu");
 
 const VOCAB = 12;
 const trainSet = syntheticExamples(96, VOCAB, 1);
 const devSet = syntheticExamples(64, VOCAB, 2);
-const accuracy: Scorer = {
-  metricName: "accuracy",
-  score: (yTrue, yPred) => {
-    const acc = yTrue.filter((y, i) => y === yPred[i]).length / yTrue.length;
-    return { metric: acc, scores: { accuracy: acc } };
-  },
-};
 
 function setup(seed: number, optimizerName = "adam", extra: Partial<TrainingLoopSetup> = {}) {
   const model = new BagOfIdsClassifier(VOCAB, 2, seed);

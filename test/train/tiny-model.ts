@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { EncodedBatch, LossReduction, SequenceModel } from "../../lib/types.ts";
 import { mulberry32 } from "../../lib/random.ts";
+import type { Scorer } from "../../lib/train/evaluate.ts";
 
 let modelCounter = 0;
 
@@ -98,3 +99,12 @@ export function* syntheticBatches(
     yield encodeSynthetic(idx.slice(i, i + batchSize).map((j) => examples[j]));
   }
 }
+
+/** Accuracy of predicted class ids, as a training loop's dev scorer. */
+export const accuracy: Scorer = {
+  metricName: "accuracy",
+  score: (yTrue, yPred) => {
+    const acc = yTrue.filter((y, i) => y === yPred[i]).length / yTrue.length;
+    return { metric: acc, scores: { accuracy: acc } };
+  },
+};
