@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { MimeBundle } from "../lib/host.ts";
+import { escapeHtml } from "../lib/html.ts";
 
 /**
  * The symbol of Deno's kernel for objects that render themselves (`Deno.jupyter.$display`): a method
@@ -36,11 +37,6 @@ const EDGE_ITEMS = 3;
 const SUMMARY_THRESHOLD = 8;
 /** Rows of a DataFrame shown in HTML. */
 const FRAME_ROWS = 20;
-
-/** Escapes text for HTML. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** The subset of a tfjs tensor the renderer reads. */
 interface TensorLike {

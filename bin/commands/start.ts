@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { installKernelSpec } from "../../kernel/kernelspec.ts";
 import { runNotebook } from "../headless/run-notebook.ts";
 import { notebookReportHtml } from "../headless/report-html.ts";
-import { escapeHtml } from "../headless/markdown.ts";
+import { escapeHtml } from "../../lib/html.ts";
 
 /** One line for `fsam-lab help`. */
 export const summary = "open the lab: start [--port N] [--no-browser] [--ip ADDR] [--token T] [--report FILE] (JupyterLab, Notebook, or a headless report)";

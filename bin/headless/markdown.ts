@@ -4,10 +4,7 @@
  * first; `$…$` / `$$…$$` math is kept as written (the report has no math renderer).
  */
 
-/** Escapes text for HTML element bodies and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
+import { escapeHtml } from "../../lib/html.ts";
 
 /** Inline markup of one escaped line: code spans, links, bold, italic. */
 function inline(text: string): string {

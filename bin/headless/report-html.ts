@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { escapeHtml, markdownToHtml } from "./markdown.ts";
+import { escapeHtml } from "../../lib/html.ts";
+import { markdownToHtml } from "./markdown.ts";
 import type { CellOutput, NotebookRun } from "./run-notebook.ts";
 
 /** The Plotly mime type. */

@@ -6,6 +6,7 @@
  * output updated in place per phase) when the host has rich display, and nowhere on a terminal.
  */
 import { currentAbortSignal, hasRichDisplay, host } from "../host.ts";
+import { escapeHtml } from "../html.ts";
 
 /** One progress report of a long computation. */
 export interface ProgressEvent {
@@ -52,11 +53,6 @@ export function isAborted(options: LongRunOptions): boolean {
 
 let displayCounter = 0;
 let shown: { phase: string; displayId: string; start: number; lastUpdate: number } | undefined;
-
-/** Escapes text for HTML. */
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
 
 /**
  * Shows `event` in the notebook: a new output per phase, updated in place at most every 250 ms and

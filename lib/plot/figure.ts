@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { writeFileAtomic } from "../atomic-write.ts";
+import { escapeHtml } from "../html.ts";
 
 /** One Plotly trace (`{type, x, y, ...}`), as plain JSON. */
 export type PlotTrace = Record<string, unknown>;
@@ -28,11 +29,6 @@ function plotlyBundle(): string {
     plotlySource = readFileSync(path, "utf8").replace(/<\/script/gi, "<\\/script");
   }
   return plotlySource;
-}
-
-/** Escapes text for an HTML element body. */
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** JSON safe to embed in a `<script>` element. */

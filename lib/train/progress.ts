@@ -5,6 +5,7 @@
  * (or, when stderr is not a terminal, a plain line is printed every 5 % of the run).
  */
 import { host, hasRichDisplay } from "../host.ts";
+import { escapeHtml } from "../html.ts";
 
 /** What the progress display shows at one moment. */
 export interface ProgressState {
@@ -93,10 +94,6 @@ export function lossCurveSvg(losses: readonly number[], width = 240, height = 60
     `<text x="${width - pad}" y="${height - 4}" font-size="9" text-anchor="end" fill="#555">${fmt(min, 3)}</text>` +
     `</svg>`
   );
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 }
 
 /** The notebook view: an HTML block with a progress bar, the figures and the loss curve. */

@@ -220,7 +220,7 @@ test("DataFrame tables round non-integer numbers to six significant digits and e
   const { newDataFrame } = await import("../../lib/danfo.ts");
   const df = newDataFrame([{ name: "<b>", loss: 0.123456789, step: 12, small: 1.23456789e-7, bad: NaN }]);
   const html = frameHtml(df as never);
-  assert.match(html, /<td>&#60;b&#62;<\/td>/);
+  assert.match(html, /<td>&lt;b&gt;<\/td>/);
   assert.match(html, />0\.123457</);
   assert.match(html, />12</);
   assert.match(html, />1\.23457e-7</);
