@@ -6,7 +6,8 @@
  */
 import { parseCommandFlags } from "./parse-flags.ts";
 import { bertPresets, isBertPresetName } from "../../lib/models/config.ts";
-import { type DownloadProgress, downloadModel } from "../../lib/models/hub.ts";
+import { downloadModel } from "../../lib/models/hub.ts";
+import type { DownloadProgress } from "../../lib/download.ts";
 
 /** One line for `fsam-lab help`. */
 export const summary = "download a BERT checkpoint from the Hugging Face hub into the local cache";

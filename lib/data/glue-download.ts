@@ -1,13 +1,15 @@
 /**
  * Downloads the official GLUE and SuperGLUE task files (the archives at dl.fbaipublicfiles.com
  * that `download_glue_data.py` and the SuperGLUE site use) into `<dir>/glue/<Task>/` and
- * `<dir>/superglue/<Task>/`, where {@link loadTask} finds them. Downloads resume from a `.part`
- * file after an interruption; extracted files are written atomically; a task whose train file is
- * already there is skipped unless `force` is set.
+ * `<dir>/superglue/<Task>/`, where {@link loadTask} finds them. Archives come through the lab's
+ * resumable downloader (lib/download.ts: a `.part` file continued after an interruption, retries,
+ * slow-server notices); extracted files are written atomically; a task whose train file is already
+ * there is skipped unless `force` is set.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { writeFileAtomic } from "../atomic-write.ts";
+import { downloadFile, type TransferOptions } from "../download.ts";
 import { resolveTaskFile } from "./readers.ts";
 import { getTask, tasks, type TaskSpec } from "./tasks.ts";
 import { readZip } from "./zip.ts";
@@ -15,8 +17,8 @@ import { readZip } from "./zip.ts";
 /** The default download host (the one the GLUE and SuperGLUE scripts use). */
 export const GLUE_ENDPOINT = "https://dl.fbaipublicfiles.com";
 
-/** Options of {@link downloadGlue}. */
-export interface DownloadGlueOptions {
+/** Options of {@link downloadGlue}; the waiting, retry and notice settings are {@link TransferOptions}. */
+export interface DownloadGlueOptions extends TransferOptions {
   /** Root folder; files go to `<dir>/glue/<Task>/` and `<dir>/superglue/<Task>/`. Default `glue_data`. */
   dir?: string;
   /** Base URL replacing {@link GLUE_ENDPOINT} (a mirror, or a local test server). */
@@ -98,7 +100,7 @@ export async function downloadGlue(taskNames: readonly string[], options: Downlo
       results.push({ task: name, dir: taskDir, files: [], skipped: true });
       continue;
     }
-    const fetchFile = (path: string) => downloadFile(`${endpoint}${path}`, join(dir, ".downloads", path.split("/").pop()!), name, options);
+    const fetchFile = (path: string) => fetchToFile(`${endpoint}${path}`, join(dir, ".downloads", path.split("/").pop()!), name, options);
     let files: string[];
     if (source.kind === "zip") {
       const archive = await fetchFile(source.path);
@@ -125,45 +127,14 @@ function hasTrainFile(task: TaskSpec, taskDir: string): boolean {
   }
 }
 
-/**
- * Fetches `url` into `dest`, resuming from `dest.part` with an HTTP Range request when a previous
- * attempt left one; the finished file is renamed into place. Network failures get an "offline?" hint.
- */
-async function downloadFile(url: string, dest: string, task: string, options: DownloadGlueOptions): Promise<string> {
-  mkdirSync(join(dest, ".."), { recursive: true });
-  const part = `${dest}.part`;
-  const have = existsSync(part) ? statSync(part).size : 0;
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {} });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(
-      `download-glue: cannot reach ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}). ` +
-        `Are you offline? Without a network, copy the task files by hand into ${options.dir ?? "glue_data"}/glue/<Task>/ or superglue/<Task>/.`,
-    );
-  }
-  if (response.status === 416 && have > 0) {
-    rmSync(part, { force: true });
-    return downloadFile(url, dest, task, options);
-  }
-  if (!response.ok || !response.body) throw new Error(`download-glue: ${url} answered HTTP ${response.status} ${response.statusText}`);
-  const resuming = response.status === 206;
-  const length = Number(response.headers.get("content-length") ?? NaN);
-  const total = Number.isFinite(length) ? length + (resuming ? have : 0) : undefined;
-  let received = resuming ? have : 0;
-  const out = createWriteStream(part, { flags: resuming ? "a" : "w" });
-  try {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
-      received += chunk.length;
-      options.onProgress?.({ task, url, received, total });
-    }
-  } finally {
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  }
-  if (total !== undefined && received !== total) throw new Error(`download-glue: ${url} ended after ${received} of ${total} bytes; run again to resume`);
-  renameSync(part, dest);
+/** Fetches `url` into `dest` with the shared downloader; network failures get an "offline?" hint. */
+async function fetchToFile(url: string, dest: string, task: string, options: DownloadGlueOptions): Promise<string> {
+  await downloadFile(url, dest, {
+    ...options,
+    file: url.split("/").pop()!,
+    hint: `are you offline? Without a network, copy the task files by hand into ${options.dir ?? "glue_data"}/glue/<Task>/ or superglue/<Task>/`,
+    onProgress: options.onProgress && (({ bytes, total }) => options.onProgress!({ task, url, received: bytes, total })),
+  });
   return dest;
 }
 

@@ -3,7 +3,8 @@
  * 200 ms, and always when a file completes) through the host's display (lib/host.ts).
  */
 import { host } from "../host.ts";
-import type { DownloadProgress } from "./hub.ts";
+import type { DownloadProgress } from "../download.ts";
+import { escapeHtml } from "../html.ts";
 
 let counter = 0;
 
@@ -34,10 +35,9 @@ export function notebookDownloadProgress(title: string): ((p: DownloadProgress) 
     last = now;
     const text = `${title}: ${formatDownloadProgress(p)}`;
     const fraction = p.total ? Math.min(1, p.bytes / p.total) : 0;
-    const escaped = text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
     const bundle = {
       "text/plain": text,
-      "text/html": `<div><progress value="${fraction.toFixed(4)}" max="1" style="width:20em"></progress> <code>${escaped}</code></div>`,
+      "text/html": `<div><progress value="${fraction.toFixed(4)}" max="1" style="width:20em"></progress> <code>${escapeHtml(text)}</code></div>`,
     };
     if (!shown) h.display?.(bundle, { displayId });
     else h.updateDisplay?.(bundle, displayId);

@@ -141,7 +141,7 @@ test("HTTP errors, offline endpoints and unknown tasks give clear messages", asy
   await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
   const port = (closed.address() as { port: number }).port;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
-  await assert.rejects(downloadGlue(["cb"], { dir, endpoint: `http://127.0.0.1:${port}` }), /cannot reach http:\/\/127\.0\.0\.1:\d+\/glue\/superglue\/data\/v2\/CB\.zip \(ECONNREFUSED\)\. Are you offline\?/);
+  await assert.rejects(downloadGlue(["cb"], { dir, endpoint: `http://127.0.0.1:${port}` }), /could not reach http:\/\/127\.0\.0\.1:\d+\/glue\/superglue\/data\/v2\/CB\.zip: .*ECONNREFUSED.*; are you offline\?/);
   assert.throws(() => downloadableTasks(["default"]), /task 'default' has nothing to download/);
   assert.deepEqual(downloadableTasks(["superglue"]), ["boolq", "cb", "copa", "superglue-rte", "wic"]);
   assert.deepEqual(downloadableTasks(["MNLI-m", "mnli-mm", "SST-2"]), ["mnli", "sst2"]);

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { createBertClassifier } from "../../lib/models/classifier.ts";
 import { loadPretrained, saveCheckpoint } from "../../lib/models/checkpoint.ts";
-import { downloadModel, modelCacheDir, type DownloadProgress } from "../../lib/models/hub.ts";
+import { downloadModel, modelCacheDir } from "../../lib/models/hub.ts";
+import type { DownloadProgress } from "../../lib/download.ts";
 import { run as downloadModelCommand } from "../../bin/commands/download-model.ts";
 import { setHost, type MimeBundle } from "../../lib/host.ts";
 
@@ -194,22 +195,61 @@ test("an unreachable endpoint fails fast with a clear message", async () => {
   await assert.rejects(downloadModel("../etc", { cacheDir: join(root, "cache4") }), /invalid Hugging Face model id "..\/etc"/);
 });
 
-test("a server that never answers times out, is retried, then reported", async () => {
+/** A server on 127.0.0.1 that handles requests with `handler` (which may never answer). */
+async function startRawServer(handler: http.RequestListener) {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test("a hub that accepts but never answers: a notice naming the host, then a clear error at the timeout, no retry", async () => {
   let hits = 0;
-  const server = http.createServer(() => {
+  const server = await startRawServer(() => {
     hits++; // never respond
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const notices: string[] = [];
+  const file = `${server.url}/org/model/resolve/main/config.json`;
+  try {
+    const started = Date.now();
+    await assert.rejects(
+      downloadModel("org/model", { cacheDir: join(root, "cache6"), endpoint: server.url, noticeAfterMs: 100, timeoutMs: 700, retryDelayMs: 0, onNotice: (m) => notices.push(m) }),
+      (err: Error) => {
+        assert.equal(err.message, `no answer from ${server.host} within 0.7 s (GET ${file}); check your connection or set HF_ENDPOINT`);
+        return true;
+      },
+    );
+    assert.ok(Date.now() - started < 5000, "gave up at the timeout, not after retries");
+    assert.equal(hits, 1, "a server that accepted and never answered is not asked again");
+    assert.deepEqual(notices, [`no answer from ${server.host} after 0.1 s (waiting for the response to GET ${file}); still waiting, giving up after 0.7 s`]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a transfer that stalls mid-body: a notice, then a resumable error keeping the bytes that came", async () => {
+  const server = await startRawServer((_req, res) => {
+    res.writeHead(200, { "content-length": 1000 });
+    res.write(Buffer.alloc(10, 120)); // then nothing more
+  });
+  const notices: string[] = [];
+  const cacheDir = join(root, "cache6b");
   try {
     await assert.rejects(
-      downloadModel("org/model", { cacheDir: join(root, "cache6"), endpoint: url, timeoutMs: 150, retries: 1, retryDelayMs: 0 }),
-      new RegExp(`could not reach ${url}/org/model/resolve/main/config.json: no answer within 150 ms; check your connection`),
+      downloadModel("org/stall", { cacheDir, endpoint: server.url, noticeAfterMs: 100, timeoutMs: 700, retries: 0, onNotice: (m) => notices.push(m) }),
+      new RegExp(`config.json: the transfer stalled: no data from ${server.host} for 0.7 s after 10 bytes; check your connection or set HF_ENDPOINT$`),
     );
-    assert.equal(hits, 2, "one try and one retry");
+    assert.deepEqual(notices, [`no data from ${server.host} for 0.1 s after 0.0 MiB of config.json; still waiting, giving up after 0.7 s`]);
+    assert.equal((await stat(join(modelCacheDir("org/stall", { cacheDir }), "config.json.part"))).size, 10, "kept for a Range resume");
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   }
 });
 
