@@ -73,6 +73,8 @@ export class Kernel {
   readonly #runner = new CellRunner(this.#loader, this.#interruptState);
   #compiler: CellCompiler | undefined;
   #preloaded: Preloaded | undefined;
+  /** The library's tfjs engine repair (lib/engine-repair.ts), once the library has loaded. */
+  #engineRepair: typeof import("../lib/engine-repair.ts") | undefined;
   #ready: Promise<void> | undefined;
   #executionCount = 0;
   #running: CellContext | undefined;
@@ -179,6 +181,7 @@ export class Kernel {
     let libraryError = "";
     try {
       fsam = (await import("../lib/index.ts")) as Record<string, unknown>;
+      this.#engineRepair = await import("../lib/engine-repair.ts");
     } catch (err) {
       // A broken library must not take the kernel down: cells still run, the banner says why.
       libraryError = (err as Error).message;
@@ -218,7 +221,7 @@ export class Kernel {
       configurable: true,
       get: () => (dfd ??= createRequire(import.meta.url)("danfojs-node")),
     });
-    const setHost = fsam.setHost as (h: unknown) => void;
+    const { setHost } = await import("../lib/host.ts");
     setHost({
       display: (bundle: MimeBundle, options?: { displayId?: string }) => this.#showBundle(bundle, options?.displayId),
       updateDisplay: (bundle: MimeBundle, displayId: string) => this.#updateBundle(bundle, displayId),
@@ -670,11 +673,11 @@ export class Kernel {
    * gradient tape on); the library puts it back together and the cell says so on stderr.
    */
   #repairEngine(parent: Partial<Header>): void {
-    const fsam = this.#preloaded!.fsam;
-    if (typeof fsam.resetEngineAfterAbort !== "function" || typeof fsam.describeEngineRepair !== "function") return;
-    const repair = (fsam.resetEngineAfterAbort as () => unknown)();
+    if (this.#engineRepair === undefined) return;
+    const { resetEngineAfterAbort, describeEngineRepair } = this.#engineRepair;
+    const repair = resetEngineAfterAbort();
     if (repair !== undefined) {
-      this.#output.stream("stderr", `[fsam-lab] ${(fsam.describeEngineRepair as (r: unknown) => string)(repair)}\n`, parent);
+      this.#output.stream("stderr", `[fsam-lab] ${describeEngineRepair(repair)}\n`, parent);
     }
   }
 

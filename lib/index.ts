@@ -6,41 +6,35 @@
  * and Plotly figure builders.
  */
 
-export * from "./host.ts";
 export * from "./types.ts";
 export * from "./names.ts";
-export * from "./random.ts";
-export * from "./counter-random.ts";
-export * from "./atomic-write.ts";
-export * from "./engine-repair.ts";
+export { mulberry32, shuffled, type Random } from "./random.ts";
 
 // --- backend ---
 export * from "./backend.ts";
-export * from "./backend/wasm-matmul.ts";
 export { WebGPUError } from "./backend/webgpu-errors.ts";
-export { throwPendingWebgpuErrors } from "./backend/webgpu-backend.ts";
 export { canReadSync } from "./backend/read.ts";
 
 // --- optim ---
 export * from "./optim/options.ts";
-export * from "./optim/topk.ts";
-export * from "./optim/fisher.ts";
-export * from "./optim/sam.ts";
+export { topKMask, type TopKMaskResult } from "./optim/topk.ts";
+export { computeFisher, computeFisherAsync } from "./optim/fisher.ts";
+export { SAM, type PerturbationMask } from "./optim/sam.ts";
 export * from "./optim/fisher-sam.ts";
-export * from "./optim/esam-options.ts";
-export * from "./optim/esam.ts";
-export * from "./optim/maskable.ts";
+export type { ESAMOptions, ESAMSamplingOptions, FisherESAMOptions, WeightSampling } from "./optim/esam-options.ts";
+export { ESAM, FisherESAM, type ESAMLoss, type PerExampleLoss, type WeightSamplingStats } from "./optim/esam.ts";
+export { authorsMaskable, maskablePredicate, type MaskableRule, type MaskableRuleName } from "./optim/maskable.ts";
 
 // --- models ---
-export * from "./models/config.ts";
-export * from "./models/init.ts";
-export * from "./models/bert.ts";
-export * from "./models/classifier.ts";
-export * from "./models/safetensors.ts";
+export { bertPresets, isBertPresetName, parseBertConfig, readBertConfig, resolveBertConfig, type BertActivation, type BertConfig, type BertPreset, type BertPresetName } from "./models/config.ts";
+export type { BertInputs, BertOutputs } from "./models/bert.ts";
+export { BertForSequenceClassification, createBertClassifier, type BertClassifierOptions, type CheckpointReport } from "./models/classifier.ts";
+export { encodeSafetensors, parseSafetensors, readSafetensorsFile, writeSafetensorsFile, type SafetensorsContents, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsTensor, type SafetensorsWriteDtype } from "./models/safetensors.ts";
 export * from "./models/checkpoint.ts";
-export * from "./models/hub.ts";
+export { downloadModel, modelCacheDir, type DownloadModelOptions, type DownloadResult } from "./models/hub.ts";
+export type { DownloadedFile, DownloadProgress, TransferOptions } from "./download.ts";
 export { parseTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint, type TorchTensorEntry } from "./models/torch-checkpoint.ts";
-export { WEIGHT_FILES, readModelWeights } from "./models/weight-files.ts";
+export { readModelWeights } from "./models/weight-files.ts";
 export type { TensorInfo, TensorSource } from "./models/tensor-source.ts";
 
 // --- data ---
@@ -53,42 +47,40 @@ export * from "./data/metrics.ts";
 export * from "./data/dataframe.ts";
 export * from "./data/glue-download.ts";
 export * from "./data/default-task.ts";
-export * from "./data/default-task-generator.ts";
+export { DEFAULT_TASK_OPTIONS, generateDefaultTask, writeDefaultTask, type DefaultTaskOptions, type GeneratedDefaultTask } from "./data/default-task-generator.ts";
 
 // --- train ---
 export * from "./train/schedule.ts";
 export * from "./train/adamw.ts";
-export * from "./train/clip.ts";
-export * from "./train/optimizer-names.ts";
+export { GradientClipping, clipByGlobalNorm, globalNorm } from "./train/clip.ts";
+export { optimizerNames, type OptimizerName } from "./train/optimizer-names.ts";
 export * from "./train/optimizers.ts";
-export * from "./train/presets.ts";
+export { fsamPaperLearningRates, presetNames, presetOptions, withPreset, type PresetName, type PresetOptions } from "./train/presets.ts";
 export * from "./train/history.ts";
 export * from "./train/history-frame.ts";
-export * from "./train/progress.ts";
 export * from "./train/evaluate.ts";
-export * from "./train/loop.ts";
-export * from "./train/per-example-loss.ts";
-export * from "./train/divergence.ts";
-export * from "./train/checkpointing.ts";
-export * from "./train/train.ts";
-export * from "./train/compare.ts";
-export * from "./train/results-file.ts";
+export type { EarlyStopping, MaskRefreshRecord, MaskRefreshSource, StepInfo } from "./train/loop.ts";
+export { perExampleLoss } from "./train/per-example-loss.ts";
+export { DivergenceError, type Divergence, type DivergencePolicy } from "./train/divergence.ts";
+export { evaluateModel, train, type LowResource, type TaskData, type TrainOptions, type TrainResult } from "./train/train.ts";
+export { compare, comparisonOf, type CompareOptions, type CompareResult, type CompareRun, type CompareSummaryRow } from "./train/compare.ts";
+export { readResults, type ResultsFile, type RunRecord } from "./train/results-file.ts";
 
 // --- inspect ---
-export * from "./inspect/progress.ts";
+export type { LongRunOptions, ProgressCallback, ProgressEvent } from "./inspect/progress.ts";
 export * from "./inspect/blocks.ts";
-export * from "./inspect/hvp.ts";
-export * from "./inspect/second-order-gradients.ts";
+export { createHvp, type HessianVectorProduct, type HvpMethod, type HvpOptions } from "./inspect/hvp.ts";
+export { withSecondOrderGradients } from "./inspect/second-order-gradients.ts";
 export * from "./inspect/sharpness.ts";
 export * from "./inspect/sam-sharpness.ts";
 export * from "./inspect/directions.ts";
 export * from "./inspect/direction-file.ts";
 export * from "./inspect/landscape.ts";
-export * from "./inspect/trajectory.ts";
+export { pcaDirections, recordTrajectory, type PcaDirectionsOptions, type RecordTrajectoryOptions, type TrajectoryPca, type TrajectoryRecorder } from "./inspect/trajectory.ts";
 export * from "./inspect/fisher.ts";
 export * from "./inspect/churn.ts";
 export * from "./inspect/criteria.ts";
-export * from "./inspect/lanczos.ts";
+export { gaussianSpectralDensity, hessianEigenvaluesLanczos, hessianSpectralDensity, type LanczosEigenOptions, type LanczosEigenResult, type SpectralDensityOptions, type SpectralDensityResult, type SpectralDensityRun } from "./inspect/lanczos.ts";
 
 // --- plot ---
 export * from "./plot/figure.ts";

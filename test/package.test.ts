@@ -15,6 +15,19 @@ test("the package imports itself by name and by path, and both give the same mod
   }
 });
 
+test("the public API: every fsam.<name> the notebooks use is exported, internals are not", () => {
+  const api = bySelfReference as Record<string, unknown>;
+  const used = new Set<string>();
+  for (const file of readdirSync(`${root}/notebooks`).filter((f) => f.endsWith(".ipynb"))) {
+    for (const m of readFileSync(`${root}/notebooks/${file}`, "utf8").matchAll(/\bfsam\.([A-Za-z_]\w*)/g)) used.add(m[1]!);
+  }
+  assert.ok(used.size >= 40, `found ${used.size} names`);
+  for (const name of used) assert.notEqual(api[name], undefined, `notebooks use fsam.${name}`);
+  for (const name of ["writeFileAtomic", "setHost", "host", "symmetricEigen", "symmetricTridiagonalEigen", "decodeToFloat32", "philox4x32", "patchWasmMatMul", "resetEngineAfterAbort", "renderProgressHtml", "runTrainingLoop", "hubFileUrl"]) {
+    assert.equal(name in api, false, `${name} is internal`);
+  }
+});
+
 test("the fsam-lab bin lists every command in bin/commands and rejects unknown ones", () => {
   const pkg = JSON.parse(readFileSync(`${root}/package.json`, "utf8")) as { bin: Record<string, string> };
   const bin = `${root}/${pkg.bin["fsam-lab"]}`;
