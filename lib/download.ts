@@ -14,6 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { checkPositiveNumber } from "./check.ts";
 
 /** Progress of one file's download. */
 export interface DownloadProgress {
@@ -310,8 +311,8 @@ export async function downloadFile(url: string, dest: string, options: DownloadF
   const s: Settings = {
     retries: options.retries ?? DEFAULTS.retries,
     retryDelayMs: options.retryDelayMs ?? DEFAULTS.retryDelayMs,
-    timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
-    noticeAfterMs: options.noticeAfterMs ?? DEFAULTS.noticeAfterMs,
+    timeoutMs: checkPositiveNumber("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
+    noticeAfterMs: checkPositiveNumber("noticeAfterMs", options.noticeAfterMs ?? DEFAULTS.noticeAfterMs),
     onNotice: options.onNotice ?? ((message) => console.warn(`[fsam-lab] ${message}`)),
     options,
     suffix: options.hint ? `; ${options.hint}` : "",

@@ -193,6 +193,7 @@ test("an unreachable endpoint fails fast with a clear message", async () => {
     new RegExp(`^Error: could not reach ${url}/org/model/resolve/main/config.json: .*ECONNREFUSED.*; check your connection or set HF_ENDPOINT$`),
   );
   await assert.rejects(downloadModel("../etc", { cacheDir: join(root, "cache4") }), /invalid Hugging Face model id "..\/etc"/);
+  await assert.rejects(downloadModel("org/model", { cacheDir: join(root, "cache4"), endpoint: url, timeoutMs: 0 }), /timeoutMs must be a positive finite number, got 0/);
 });
 
 /** A server on 127.0.0.1 that handles requests with `handler` (which may never answer). */
