@@ -12,7 +12,7 @@
  * estimates the eigenvalue density φ(t) = (1/n) Σ_i δ(t − λ_i) of H.
  *
  * Restricting `vars` to one block (see blocks.ts) gives that block's Hessian and so the per-layer
- * spectrum. Conventions follow sharpness.ts: options are validated with errors naming the option,
+ * spectrum. Conventions follow hessian.ts: options are validated with errors naming the option,
  * progress is reported and the loop stops early on the cell's (or the given) abort signal, runs are
  * reproducible from `seed`, and no tensors are left behind. The Lanczos vectors are kept as flat
  * float32 tensors on the backend's device (m of them: m·n floats), and the tridiagonal eigenproblem

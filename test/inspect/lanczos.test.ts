@@ -9,7 +9,7 @@ import {
   symmetricTridiagonalEigen,
 } from "../../lib/inspect/lanczos.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
-import { hessianEigen } from "../../lib/inspect/sharpness.ts";
+import { hessianEigen } from "../../lib/inspect/hessian.ts";
 import type { ParamVector } from "../../lib/inspect/param-vector.ts";
 import { EIGS, SPEC, coupledBlocks, namedVariables, quadraticLoss, relClose, withSpectrum } from "./quadratic.ts";
 import { mulberry32 as rng } from "../../lib/random.ts";
