@@ -89,6 +89,7 @@ export * from "./inspect/fisher-atlas.ts";
 export * from "./inspect/churn.ts";
 export * from "./inspect/criteria.ts";
 export * from "./inspect/lanczos.ts";
+export * from "./inspect/spectral-density.ts";
 
 // --- plot ---
 export * from "./plot/figure.ts";

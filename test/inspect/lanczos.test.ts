@@ -1,13 +1,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  gaussianSpectralDensity,
-  hessianEigenvaluesLanczos,
-  hessianSpectralDensity,
-  lanczos,
-  symmetricTridiagonalEigen,
-} from "../../lib/inspect/lanczos.ts";
+import { hessianEigenvaluesLanczos, lanczos, symmetricTridiagonalEigen } from "../../lib/inspect/lanczos.ts";
+import { gaussianSpectralDensity, hessianSpectralDensity } from "../../lib/inspect/spectral-density.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { hessianEigen } from "../../lib/inspect/hessian.ts";
 import type { ParamVector } from "../../lib/inspect/param-vector.ts";

@@ -12,7 +12,7 @@ import { createBertClassifier } from "../../lib/models/classifier.ts";
 import { createOptimizer } from "../../lib/train/optimizers.ts";
 import { fisherAtlas } from "../../lib/inspect/fisher-atlas.ts";
 import { hessianTraceEstimate } from "../../lib/inspect/hessian.ts";
-import { hessianSpectralDensity } from "../../lib/inspect/lanczos.ts";
+import { hessianSpectralDensity } from "../../lib/inspect/spectral-density.ts";
 import { eigenvectorDirections } from "../../lib/inspect/directions.ts";
 import { landscape1D } from "../../lib/inspect/landscape.ts";
 import { mulberry32 } from "../../lib/random.ts";
