@@ -88,6 +88,7 @@ export * from "./inspect/trajectory.ts";
 export * from "./inspect/fisher-atlas.ts";
 export * from "./inspect/churn.ts";
 export * from "./inspect/criteria.ts";
+export * from "./inspect/linalg.ts";
 export * from "./inspect/lanczos.ts";
 export * from "./inspect/spectral-density.ts";
 

@@ -27,6 +27,7 @@ import {
   resolveSeed,
   shapesOf,
 } from "./param-vector.ts";
+import { symmetricTridiagonalEigen } from "./linalg.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
 import { checkPositiveInt } from "../check.ts";
 
@@ -89,104 +90,6 @@ export interface LanczosResult {
   stopReason: LanczosStop;
   /** True when the abort signal stopped the iteration (the result covers the steps taken). */
   aborted: boolean;
-}
-
-/** Eigen-decomposition of a symmetric tridiagonal matrix. */
-export interface TridiagonalEigen {
-  /** Eigenvalues, ascending. */
-  values: number[];
-  /** Unit eigenvectors: `vectors[j]` belongs to `values[j]`. */
-  vectors: Float64Array[];
-}
-
-/**
- * Eigenvalues and eigenvectors of the symmetric tridiagonal matrix with diagonal `diagonal` (length m)
- * and off-diagonal `offDiagonal` (length m − 1; element i couples rows i and i + 1), by the implicit
- * QL method with Wilkinson-type shifts (tql2 of EISPACK, in float64). O(m²) per sweep plus O(m³) for
- * the vectors, fine for the m ≤ a few hundred of Lanczos.
- */
-export function symmetricTridiagonalEigen(diagonal: ArrayLike<number>, offDiagonal: ArrayLike<number>): TridiagonalEigen {
-  const n = diagonal.length;
-  if (offDiagonal.length !== Math.max(0, n - 1)) {
-    throw new Error(`symmetricTridiagonalEigen: offDiagonal has ${offDiagonal.length} elements for a ${n}×${n} matrix (expected ${Math.max(0, n - 1)})`);
-  }
-  for (let i = 0; i < n; i++) if (!Number.isFinite(diagonal[i])) throw new Error(`symmetricTridiagonalEigen: diagonal[${i}] is ${diagonal[i]}`);
-  for (let i = 0; i < n - 1; i++) if (!Number.isFinite(offDiagonal[i])) throw new Error(`symmetricTridiagonalEigen: offDiagonal[${i}] is ${offDiagonal[i]}`);
-  const d = Float64Array.from(diagonal);
-  const e = new Float64Array(n);
-  for (let i = 0; i < n - 1; i++) e[i] = offDiagonal[i];
-  // z[k][j]: component k of eigenvector j (columns are the vectors), starting from the identity.
-  const z = Array.from({ length: n }, (_, k) => {
-    const row = new Float64Array(n);
-    row[k] = 1;
-    return row;
-  });
-  let f = 0;
-  let tst1 = 0;
-  const eps = 2 ** -52;
-  for (let l = 0; l < n; l++) {
-    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
-    let m = l;
-    while (m < n) {
-      if (Math.abs(e[m]) <= eps * tst1) break;
-      m++;
-    }
-    if (m === n) m = n - 1; // e[n - 1] is 0, so this only guards against round-off in tst1.
-    if (m > l) {
-      let iter = 0;
-      do {
-        if (++iter > 100) throw new Error("symmetricTridiagonalEigen: the QL iteration did not converge");
-        // Implicit shift from the leading 2×2 block.
-        let g = d[l];
-        let p = (d[l + 1] - g) / (2 * e[l]);
-        let r = Math.hypot(p, 1);
-        if (p < 0) r = -r;
-        d[l] = e[l] / (p + r);
-        d[l + 1] = e[l] * (p + r);
-        const dl1 = d[l + 1];
-        let h = g - d[l];
-        for (let i = l + 2; i < n; i++) d[i] -= h;
-        f += h;
-        // Implicit QL transformation (plane rotations from the bottom up).
-        p = d[m];
-        let c = 1;
-        let c2 = c;
-        let c3 = c;
-        const el1 = e[l + 1];
-        let s = 0;
-        let s2 = 0;
-        for (let i = m - 1; i >= l; i--) {
-          c3 = c2;
-          c2 = c;
-          s2 = s;
-          g = c * e[i];
-          h = c * p;
-          r = Math.hypot(p, e[i]);
-          e[i + 1] = s * r;
-          s = e[i] / r;
-          c = p / r;
-          p = c * d[i] - s * g;
-          d[i + 1] = h + s * (c * g + s * d[i]);
-          for (let k = 0; k < n; k++) {
-            const row = z[k];
-            h = row[i + 1];
-            row[i + 1] = s * row[i] + c * h;
-            row[i] = c * row[i] - s * h;
-          }
-        }
-        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
-        e[l] = s * p;
-        d[l] = c * p;
-      } while (Math.abs(e[l]) > eps * tst1);
-    }
-    d[l] += f;
-    e[l] = 0;
-  }
-  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => d[a] - d[b]);
-  return {
-    values: order.map((j) => d[j]),
-    vectors: order.map((j) => Float64Array.from({ length: n }, (_, k) => z[k][j])),
-  };
 }
 
 /** Flattens a parameter vector into one 1-D tensor (new). */
