@@ -29,11 +29,33 @@ export function symmetricTridiagonalEigen(diagonal: ArrayLike<number>, offDiagon
   const e = new Float64Array(n);
   for (let i = 0; i < n - 1; i++) e[i] = offDiagonal[i];
   // z[k][j]: component k of eigenvector j (columns are the vectors), starting from the identity.
-  const z = Array.from({ length: n }, (_, k) => {
+  const z = identityRows(n);
+  implicitQl(d, e, z, "symmetricTridiagonalEigen");
+  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => d[a] - d[b]);
+  return {
+    values: order.map((j) => d[j]),
+    vectors: order.map((j) => Float64Array.from({ length: n }, (_, k) => z[k][j])),
+  };
+}
+
+/** The n × n identity as rows of float64. */
+function identityRows(n: number): Float64Array[] {
+  return Array.from({ length: n }, (_, k) => {
     const row = new Float64Array(n);
     row[k] = 1;
     return row;
   });
+}
+
+/**
+ * The implicit QL method with Wilkinson-type shifts (tql2 of EISPACK, in float64) on the symmetric
+ * tridiagonal matrix with diagonal `d` and off-diagonal `e` (e[i] couples rows i and i + 1; e[n − 1]
+ * is 0), in place: `d` becomes the eigenvalues (unsorted), and the plane rotations are applied to the
+ * columns of `z` (z[k][j]: component k of vector j), so that z = I gives the tridiagonal's
+ * eigenvectors and z = Q those of Q·T·Qᵀ. `who` names the caller in the error.
+ */
+function implicitQl(d: Float64Array, e: Float64Array, z: Float64Array[], who: string): void {
+  const n = d.length;
   let f = 0;
   let tst1 = 0;
   const eps = 2 ** -52;
@@ -48,7 +70,7 @@ export function symmetricTridiagonalEigen(diagonal: ArrayLike<number>, offDiagon
     if (m > l) {
       let iter = 0;
       do {
-        if (++iter > 100) throw new Error("symmetricTridiagonalEigen: the QL iteration did not converge");
+        if (++iter > 100) throw new Error(`${who}: the QL iteration did not converge`);
         // Implicit shift from the leading 2×2 block.
         let g = d[l];
         let p = (d[l + 1] - g) / (2 * e[l]);
@@ -95,17 +117,62 @@ export function symmetricTridiagonalEigen(diagonal: ArrayLike<number>, offDiagon
     d[l] += f;
     e[l] = 0;
   }
-  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => d[a] - d[b]);
-  return {
-    values: order.map((j) => d[j]),
-    vectors: order.map((j) => Float64Array.from({ length: n }, (_, k) => z[k][j])),
-  };
 }
 
 /**
- * Eigen-decomposition of a symmetric n × n matrix (row-major, not modified) by cyclic Jacobi
- * rotations in float64. Returns the eigenvalues in decreasing order and the matching unit
- * eigenvectors (`vectors[j]` belongs to `values[j]`). For small matrices (n up to a few hundred).
+ * Householder reduction of the symmetric n × n matrix `a` (row-major; overwritten) to tridiagonal
+ * T = Qᵀ·A·Q: returns T's diagonal `d`, its off-diagonal `e` (e[i] couples rows i and i + 1, e[n − 1]
+ * = 0) and the orthogonal Q as rows (q[k][j]), the start of {@link implicitQl}'s vectors. Step k
+ * reflects rows and columns k + 1 … n − 1 so that column k is zero below its subdiagonal.
+ */
+function householderTridiagonal(a: Float64Array, n: number): { d: Float64Array; e: Float64Array; q: Float64Array[] } {
+  const q = identityRows(n);
+  const v = new Float64Array(n);
+  const w = new Float64Array(n);
+  for (let k = 0; k < n - 2; k++) {
+    // x = a[k+1:, k]; H = I − 2vvᵀ (unit v) maps x to alpha·e₁, alpha = −sign(x₀)‖x‖ (no cancellation).
+    let tail = 0;
+    for (let i = k + 2; i < n; i++) tail += a[i * n + k] * a[i * n + k];
+    if (tail === 0) continue; // column k is already zero below its subdiagonal
+    const x0 = a[(k + 1) * n + k];
+    const alpha = x0 > 0 ? -Math.sqrt(tail + x0 * x0) : Math.sqrt(tail + x0 * x0);
+    for (let i = k + 1; i < n; i++) v[i] = a[i * n + k];
+    v[k + 1] -= alpha;
+    const vNorm = Math.sqrt(tail + v[k + 1] * v[k + 1]);
+    for (let i = k + 1; i < n; i++) v[i] /= vNorm;
+    // A ← H·A·H on the trailing block: with p = A·v and K = vᵀp, A − 2(v·wᵀ + w·vᵀ) for w = p − K·v.
+    let K = 0;
+    for (let i = k + 1; i < n; i++) {
+      let p = 0;
+      for (let j = k + 1; j < n; j++) p += a[i * n + j] * v[j];
+      w[i] = p;
+      K += v[i] * p;
+    }
+    for (let i = k + 1; i < n; i++) w[i] -= K * v[i];
+    for (let i = k + 1; i < n; i++) {
+      for (let j = k + 1; j < n; j++) a[i * n + j] -= 2 * (v[i] * w[j] + w[i] * v[j]);
+    }
+    a[(k + 1) * n + k] = a[k * n + k + 1] = alpha;
+    for (let i = k + 2; i < n; i++) a[i * n + k] = a[k * n + i] = 0;
+    // Q ← Q·H.
+    for (let r = 0; r < n; r++) {
+      const row = q[r];
+      let s = 0;
+      for (let i = k + 1; i < n; i++) s += row[i] * v[i];
+      if (s !== 0) for (let i = k + 1; i < n; i++) row[i] -= 2 * s * v[i];
+    }
+  }
+  const d = Float64Array.from({ length: n }, (_, i) => a[i * n + i]);
+  const e = Float64Array.from({ length: n }, (_, i) => (i < n - 1 ? a[i * n + i + 1] : 0));
+  return { d, e, q };
+}
+
+/**
+ * Eigen-decomposition of a symmetric n × n matrix (row-major, not modified) in float64: Householder
+ * reduction to tridiagonal form, then the implicit QL method of {@link symmetricTridiagonalEigen}
+ * (tred2 + tql2 of EISPACK; LAPACK's dsyev does the same). Returns the eigenvalues in decreasing order
+ * and the matching unit eigenvectors (`vectors[j]` belongs to `values[j]`). O(n³), for small matrices
+ * (n up to a few hundred).
  */
 export function symmetricEigen(matrix: ArrayLike<number>, n: number): { values: number[]; vectors: Float64Array[] } {
   if (!Number.isInteger(n) || n < 1 || matrix.length !== n * n) throw new Error(`symmetricEigen: expected an ${n} × ${n} matrix, got ${matrix.length} entries`);
@@ -117,46 +184,11 @@ export function symmetricEigen(matrix: ArrayLike<number>, n: number): { values: 
       a[i * n + j] = a[j * n + i] = (x + y) / 2;
     }
   }
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  let scale = 0;
-  for (let i = 0; i < n * n; i++) scale += a[i] * a[i];
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
-    if (off <= 1e-30 * scale || off === 0) break;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q];
-        if (apq === 0) continue;
-        const app = a[p * n + p], aqq = a[q * n + q];
-        // Rotation angle zeroing a[p][q] (Rutishauser's stable formulas).
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const cos = 1 / Math.sqrt(t * t + 1);
-        const sin = t * cos;
-        for (let r = 0; r < n; r++) {
-          const arp = a[r * n + p], arq = a[r * n + q];
-          a[r * n + p] = cos * arp - sin * arq;
-          a[r * n + q] = sin * arp + cos * arq;
-        }
-        for (let r = 0; r < n; r++) {
-          const apr = a[p * n + r], aqr = a[q * n + r];
-          a[p * n + r] = cos * apr - sin * aqr;
-          a[q * n + r] = sin * apr + cos * aqr;
-        }
-        a[p * n + q] = a[q * n + p] = 0;
-        for (let r = 0; r < n; r++) {
-          const vrp = v[r * n + p], vrq = v[r * n + q];
-          v[r * n + p] = cos * vrp - sin * vrq;
-          v[r * n + q] = sin * vrp + cos * vrq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[y * n + y] - a[x * n + x]);
+  const { d, e, q } = householderTridiagonal(a, n);
+  implicitQl(d, e, q, "symmetricEigen");
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => d[y] - d[x]);
   return {
-    values: order.map((i) => a[i * n + i]),
-    vectors: order.map((i) => Float64Array.from({ length: n }, (_, r) => v[r * n + i])),
+    values: order.map((i) => d[i]),
+    vectors: order.map((i) => Float64Array.from({ length: n }, (_, r) => q[r][i])),
   };
 }

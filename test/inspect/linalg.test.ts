@@ -52,3 +52,18 @@ test("symmetricEigen: eigenvalues of a matrix with a known spectrum, orthonormal
   assert.throws(() => symmetricEigen([1, 2, 3], 2), /expected an 2 × 2 matrix/);
   assert.throws(() => symmetricEigen([1, 2, 3, 4], 2), /not symmetric/);
 });
+
+test("symmetricEigen on a larger matrix with repeated eigenvalues (Householder reduction + QL): known spectrum, A·v = λ·v, orthonormal vectors", () => {
+  const n = 40;
+  const r = rng(5);
+  const spectrum = Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 2 : 20 * r() - 10));
+  const a = withSpectrum(spectrum, 11);
+  const { values, vectors } = symmetricEigen(a.flat(), n);
+  [...spectrum].sort((x, y) => y - x).forEach((l, i) => close(values[i], l, 1e-11, `eigenvalue ${i}`));
+  vectors.forEach((z, j) => {
+    const v = [...z];
+    a.forEach((row, i) => close(dot(row, v), values[j] * v[i], 1e-11, `(A v_${j})_${i}`));
+    vectors.forEach((y, k) => close(dot(v, [...y]), j === k ? 1 : 0, 1e-12, `v_${j}·v_${k}`));
+  });
+  assert.throws(() => symmetricEigen([1, NaN, NaN, 1], 2), /not symmetric/);
+});
