@@ -15,8 +15,8 @@ import {
   dot,
   gaussianVector,
   deriveSeed,
-  linearCombination,
   norm,
+  orthogonalize,
   rademacherVector,
   resolveSeed,
   scale,
@@ -64,18 +64,6 @@ export interface EigenResult {
   hvpErrorEstimate?: number;
   /** True when the computation was interrupted (the values found so far are returned). */
   aborted: boolean;
-}
-
-/** Removes from `w` its components along the orthonormal `basis` vectors (Gram–Schmidt); new tensors. */
-async function orthogonalize(w: ParamVector, basis: readonly ParamVector[]): Promise<ParamVector> {
-  let out = w.map((t) => t.clone());
-  for (const u of basis) {
-    const c = await dot(out, u);
-    const next = linearCombination(1, out, -c, u);
-    disposeVector(out);
-    out = next;
-  }
-  return out;
 }
 
 /**

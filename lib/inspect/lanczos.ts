@@ -22,10 +22,15 @@ import {
   type ParamVector,
   deriveSeed,
   disposeVector,
+  dot,
+  flatten,
   gaussianVector,
+  norm,
+  orthogonalize,
   rademacherVector,
   resolveSeed,
   shapesOf,
+  unflatten,
 } from "./param-vector.ts";
 import { symmetricTridiagonalEigen } from "./linalg.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
@@ -92,46 +97,6 @@ export interface LanczosResult {
   aborted: boolean;
 }
 
-/** Flattens a parameter vector into one 1-D tensor (new). */
-function flatten(v: ParamVector): tf.Tensor1D {
-  return tf.tidy(() => (v.length === 1 ? v[0].reshape([-1]).clone() : tf.concat(v.map((t) => t.reshape([-1]))))) as tf.Tensor1D;
-}
-
-/** Splits a flat 1-D tensor into tensors of the given shapes (new). */
-function unflatten(flat: tf.Tensor1D, shapes: readonly number[][]): ParamVector {
-  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-  return tf.tidy(() => {
-    const parts = shapes.length === 1 ? [flat] : tf.split(flat, sizes);
-    return parts.map((p, i) => p.reshape(shapes[i]));
-  });
-}
-
-/** ⟨a, b⟩ of flat tensors as a number. */
-async function flatDot(a: tf.Tensor1D, b: tf.Tensor1D): Promise<number> {
-  const d = tf.dot(a, b);
-  try {
-    return (await d.data())[0];
-  } finally {
-    d.dispose();
-  }
-}
-
-/** `w − Σ_j (u_jᵀw)·u_j` over the orthonormal `basis` (one read-back for all coefficients; new tensor). */
-async function gramSchmidtPass(w: tf.Tensor1D, basis: readonly tf.Tensor1D[]): Promise<tf.Tensor1D> {
-  if (basis.length === 0) return w.clone();
-  const stacked = tf.tidy(() => tf.stack(basis.map((u) => tf.dot(u, w))));
-  const coefficients = await stacked.data();
-  stacked.dispose();
-  let out = w.clone();
-  basis.forEach((u, j) => {
-    if (coefficients[j] === 0) return;
-    const next = tf.tidy(() => tf.sub(out, tf.mul(u, coefficients[j]))) as tf.Tensor1D;
-    out.dispose();
-    out = next;
-  });
-  return out;
-}
-
 /** The Ritz values, quadrature weights and residual bounds of the tridiagonal (alpha, beta). */
 function ritz(alpha: number[], beta: number[], residualNorm: number): Pick<LanczosResult, "nodes" | "weights" | "residuals"> {
   const { values, vectors } = symmetricTridiagonalEigen(alpha, beta);
@@ -187,7 +152,7 @@ export async function lanczos(
     const raw = options.startVector ?? (start === "gaussian" ? gaussianVector(shapes, seed) : rademacherVector(shapes, seed));
     const flat = flatten(raw);
     if (!options.startVector) disposeVector(raw);
-    const n0 = Math.sqrt(await flatDot(flat, flat));
+    const n0 = await norm([flat]);
     if (!(n0 > 0) || !Number.isFinite(n0)) {
       flat.dispose();
       throw new Error(`option startVector must be a finite non-zero vector (its norm is ${n0})`);
@@ -215,12 +180,12 @@ export async function lanczos(
       }
       const hv = flatten(hvParts);
       disposeVector(hvParts);
-      const a = await flatDot(hv, v);
+      const a = await dot([hv], [v]);
       if (!Number.isFinite(a)) {
         hv.dispose();
         throw new Error(`lanczos: the Hessian-vector product is not finite at step ${i + 1} (vᵀHv = ${a})`);
       }
-      scale = Math.max(scale, Math.sqrt(await flatDot(hv, hv)));
+      scale = Math.max(scale, await norm([hv]));
       alpha.push(a);
       const prev = i > 0 ? basis[basis.length - 2] : undefined;
       const prevBeta = i > 0 ? beta[i - 1] : 0;
@@ -232,12 +197,12 @@ export async function lanczos(
       hv.dispose();
       if (reorthogonalize) {
         for (let pass = 0; pass < 2; pass++) {
-          const next = await gramSchmidtPass(w, basis);
+          const [next] = await orthogonalize([w], basis.map((u) => [u]));
           w.dispose();
-          w = next;
+          w = next as tf.Tensor1D;
         }
       }
-      const b = Math.sqrt(await flatDot(w, w));
+      const b = await norm([w]);
       residualNorm = b;
       const last = i === m - 1;
       const broke = !last && !(b > breakdownTol * scale);
