@@ -21,6 +21,7 @@ import {
   resolveSeed,
   scale,
   shapesOf,
+  zerosLike,
 } from "./param-vector.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
 import { groupByBlock } from "./blocks.ts";
@@ -240,7 +241,7 @@ export async function hessianDiagonal(
   const seed = resolveSeed(options.seed);
   const hvp = await createHvp(loss, vars, { ...options, seed });
   const shapes = shapesOf(vars);
-  let sum: ParamVector = vars.map((v) => tf.zerosLike(v));
+  let sum: ParamVector = zerosLike(vars);
   let done = 0;
   for (let s = 0; s < samples; s++) {
     const v = rademacherVector(shapes, deriveSeed(seed, 3000 + s));

@@ -15,11 +15,21 @@ export function disposeVector(v: ParamVector): void {
   for (const t of v) t.dispose();
 }
 
+/** Σ_i ⟨a_i, b_i⟩ as a scalar tensor (call inside a tidy). */
+function dotTensor(a: ParamVector, b: ParamVector): tf.Scalar {
+  return tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i])))) as tf.Scalar;
+}
+
+/** Zeros shaped like each tensor of `like` (new tensors). */
+export function zerosLike(like: readonly tf.Tensor[]): ParamVector {
+  return like.map((t) => tf.zerosLike(t));
+}
+
 /** Σ_i ⟨a_i, b_i⟩ as a number (read asynchronously, as every backend allows). */
 export async function dot(a: ParamVector, b: ParamVector): Promise<number> {
   if (a.length !== b.length) throw new Error(`dot: vectors have ${a.length} and ${b.length} parts`);
   if (a.length === 0) return 0;
-  const total = tf.tidy(() => tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i])))));
+  const total = tf.tidy(() => dotTensor(a, b));
   try {
     return (await total.data())[0];
   } finally {
@@ -49,7 +59,7 @@ export function scale(a: ParamVector, alpha: number): ParamVector {
 export async function orthogonalize(w: ParamVector, basis: readonly ParamVector[]): Promise<ParamVector> {
   let out = w.map((t) => t.clone());
   if (basis.length === 0) return out;
-  const stacked = tf.tidy(() => tf.stack(basis.map((u) => tf.addN(u.map((t, i) => tf.sum(tf.mul(t, w[i])))))));
+  const stacked = tf.tidy(() => tf.stack(basis.map((u) => dotTensor(u, w))));
   const coefficients = await stacked.data();
   stacked.dispose();
   basis.forEach((u, j) => {
