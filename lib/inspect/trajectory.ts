@@ -108,7 +108,7 @@ const CHUNK = 4096;
 /**
  * The top principal directions of a trajectory around `origin` (Li et al. 2018 §7): the rows
  * rᵢ = snapshotᵢ − origin (origin usually the final weights, so that the landscape is centred on the
- * solution) form a T × P matrix R; the eigenvectors c of the small T × T Gram matrix G = R Rᵀ (Jacobi,
+ * solution) form a T × P matrix R; the eigenvectors c of the small T × T Gram matrix G = R Rᵀ (linalg.ts,
  * in float64) give the directions v = Rᵀc / ‖Rᵀc‖ with explained-variance ratio λ / tr G. Each
  * direction's sign makes the first snapshot with a nonzero coordinate along it have a positive one
  * (the path starts at positive coordinates and runs to the origin). Parameters are matched by HF name: every snapshot
