@@ -71,16 +71,17 @@ export type { LongRunOptions, ProgressCallback, ProgressEvent } from "./inspect/
 export * from "./inspect/blocks.ts";
 export { createHvp, type HessianVectorProduct, type HvpMethod, type HvpOptions } from "./inspect/hvp.ts";
 export { withSecondOrderGradients } from "./inspect/second-order-gradients.ts";
-export * from "./inspect/sharpness.ts";
+export * from "./inspect/hessian.ts";
 export * from "./inspect/sam-sharpness.ts";
 export * from "./inspect/directions.ts";
 export * from "./inspect/direction-file.ts";
 export * from "./inspect/landscape.ts";
 export { pcaDirections, recordTrajectory, type PcaDirectionsOptions, type RecordTrajectoryOptions, type TrajectoryPca, type TrajectoryRecorder } from "./inspect/trajectory.ts";
-export * from "./inspect/fisher.ts";
+export * from "./inspect/fisher-atlas.ts";
 export * from "./inspect/churn.ts";
 export * from "./inspect/criteria.ts";
-export { gaussianSpectralDensity, hessianEigenvaluesLanczos, hessianSpectralDensity, type LanczosEigenOptions, type LanczosEigenResult, type SpectralDensityOptions, type SpectralDensityResult, type SpectralDensityRun } from "./inspect/lanczos.ts";
+export { hessianEigenvaluesLanczos, type LanczosEigenOptions, type LanczosEigenResult } from "./inspect/lanczos.ts";
+export { gaussianSpectralDensity, hessianSpectralDensity, type SpectralDensityOptions, type SpectralDensityResult, type SpectralDensityRun } from "./inspect/spectral-density.ts";
 
 // --- plot ---
 export * from "./plot/figure.ts";

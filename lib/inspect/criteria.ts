@@ -11,7 +11,7 @@ import { computeFisherAsync } from "../optim/fisher.ts";
 import { topKMask } from "../optim/topk.ts";
 import { groupByBlock } from "./blocks.ts";
 import { gradients } from "./hvp.ts";
-import { hessianDiagonal } from "./sharpness.ts";
+import { hessianDiagonal } from "./hessian.ts";
 import type { HvpOptions } from "./hvp.ts";
 import { deriveSeed, resolveSeed } from "./param-vector.ts";
 import { uniformArray } from "../counter-random.ts";

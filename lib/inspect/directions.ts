@@ -22,7 +22,7 @@ import { blockOf } from "./blocks.ts";
 import { deriveSeed, resolveSeed } from "./param-vector.ts";
 import { gaussianArray } from "../counter-random.ts";
 import { gradients, type HvpMethod } from "./hvp.ts";
-import { hessianEigen, type EigenOptions } from "./sharpness.ts";
+import { hessianEigen, type EigenOptions } from "./hessian.ts";
 
 /** One parameter's values on the host. */
 export interface NamedArray {

@@ -37,6 +37,7 @@ import {
   resolveSeed,
   shapesOf,
   snapshot,
+  zerosLike,
 } from "./param-vector.ts";
 import { withSecondOrderGradients } from "./second-order-gradients.ts";
 
@@ -181,7 +182,7 @@ export async function finiteDifferenceHvp(
   step: number,
 ): Promise<ParamVector> {
   const vNorm = await norm(v);
-  if (vNorm === 0) return vars.map((x) => tf.zerosLike(x));
+  if (vNorm === 0) return zerosLike(vars);
   return withRestoredVariables(vars, (base) => centralDifference(loss, vars, base, v, step / vNorm));
 }
 
@@ -208,7 +209,7 @@ export async function richardsonHvp(
   step: number,
 ): Promise<EstimatedProduct> {
   const vNorm = await norm(v);
-  if (vNorm === 0) return { product: vars.map((x) => tf.zerosLike(x)), relativeError: 0 };
+  if (vNorm === 0) return { product: zerosLike(vars), relativeError: 0 };
   const [coarse, fine] = withRestoredVariables(vars, (base) => [
     centralDifference(loss, vars, base, v, step / vNorm),
     centralDifference(loss, vars, base, v, step / (2 * vNorm)),

@@ -1,22 +1,20 @@
 /**
- * The Lanczos method for the Hessian, and the Hessian eigenvalue spectral density by stochastic
- * Lanczos quadrature (SLQ; Ghorbani, Krishnan & Xiao, ICML 2019; PyHessian's `density()`).
+ * The Lanczos method for the Hessian (the Ritz values and Gauss-quadrature weights behind the
+ * spectral density of spectral-density.ts) and the top-k Hessian eigenvalues from it.
  *
  * m steps of Lanczos from a unit start vector v reduce the Hessian H to an m×m symmetric tridiagonal
  * matrix T = VᵀHV (V: the orthonormal Lanczos vectors, v its first column). The eigenvalues θ_j of T
  * (Ritz values) approximate the extreme eigenvalues of H after a few dozen steps — usually in far
  * fewer Hessian-vector products than power iteration — and, with the squared first components
  * w_j = s_{1j}² of T's eigenvectors, form the m-node Gauss quadrature of the spectral measure of H
- * seen from v: Σ_j w_j f(θ_j) ≈ vᵀf(H)v. For a Rademacher (or Gaussian) v that is an unbiased
- * estimate of tr f(H)/n, so smoothing the nodes with a Gaussian kernel and averaging over a few runs
- * estimates the eigenvalue density φ(t) = (1/n) Σ_i δ(t − λ_i) of H.
+ * seen from v: Σ_j w_j f(θ_j) ≈ vᵀf(H)v.
  *
  * Restricting `vars` to one block (see blocks.ts) gives that block's Hessian and so the per-layer
- * spectrum. Conventions follow sharpness.ts: options are validated with errors naming the option,
+ * spectrum. Conventions follow hessian.ts: options are validated with errors naming the option,
  * progress is reported and the loop stops early on the cell's (or the given) abort signal, runs are
  * reproducible from `seed`, and no tensors are left behind. The Lanczos vectors are kept as flat
  * float32 tensors on the backend's device (m of them: m·n floats), and the tridiagonal eigenproblem
- * is solved in float64 on the CPU by the implicit QL method.
+ * is solved in float64 on the CPU (linalg.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { createHvp, type HessianVectorProduct, type HvpMethod, type HvpOptions } from "./hvp.ts";
@@ -24,13 +22,19 @@ import {
   type ParamVector,
   deriveSeed,
   disposeVector,
+  dot,
+  flatten,
   gaussianVector,
+  norm,
+  orthogonalize,
   rademacherVector,
   resolveSeed,
   shapesOf,
+  unflatten,
 } from "./param-vector.ts";
+import { symmetricTridiagonalEigen } from "./linalg.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
-import { checkPositiveInt, checkPositiveNumber } from "../check.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** Distribution of the random Lanczos start vector. */
 export type LanczosStart = "rademacher" | "gaussian";
@@ -93,144 +97,6 @@ export interface LanczosResult {
   aborted: boolean;
 }
 
-/** Eigen-decomposition of a symmetric tridiagonal matrix. */
-export interface TridiagonalEigen {
-  /** Eigenvalues, ascending. */
-  values: number[];
-  /** Unit eigenvectors: `vectors[j]` belongs to `values[j]`. */
-  vectors: Float64Array[];
-}
-
-/**
- * Eigenvalues and eigenvectors of the symmetric tridiagonal matrix with diagonal `diagonal` (length m)
- * and off-diagonal `offDiagonal` (length m − 1; element i couples rows i and i + 1), by the implicit
- * QL method with Wilkinson-type shifts (tql2 of EISPACK, in float64). O(m²) per sweep plus O(m³) for
- * the vectors, fine for the m ≤ a few hundred of Lanczos.
- */
-export function symmetricTridiagonalEigen(diagonal: ArrayLike<number>, offDiagonal: ArrayLike<number>): TridiagonalEigen {
-  const n = diagonal.length;
-  if (offDiagonal.length !== Math.max(0, n - 1)) {
-    throw new Error(`symmetricTridiagonalEigen: offDiagonal has ${offDiagonal.length} elements for a ${n}×${n} matrix (expected ${Math.max(0, n - 1)})`);
-  }
-  for (let i = 0; i < n; i++) if (!Number.isFinite(diagonal[i])) throw new Error(`symmetricTridiagonalEigen: diagonal[${i}] is ${diagonal[i]}`);
-  for (let i = 0; i < n - 1; i++) if (!Number.isFinite(offDiagonal[i])) throw new Error(`symmetricTridiagonalEigen: offDiagonal[${i}] is ${offDiagonal[i]}`);
-  const d = Float64Array.from(diagonal);
-  const e = new Float64Array(n);
-  for (let i = 0; i < n - 1; i++) e[i] = offDiagonal[i];
-  // z[k][j]: component k of eigenvector j (columns are the vectors), starting from the identity.
-  const z = Array.from({ length: n }, (_, k) => {
-    const row = new Float64Array(n);
-    row[k] = 1;
-    return row;
-  });
-  let f = 0;
-  let tst1 = 0;
-  const eps = 2 ** -52;
-  for (let l = 0; l < n; l++) {
-    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
-    let m = l;
-    while (m < n) {
-      if (Math.abs(e[m]) <= eps * tst1) break;
-      m++;
-    }
-    if (m === n) m = n - 1; // e[n - 1] is 0, so this only guards against round-off in tst1.
-    if (m > l) {
-      let iter = 0;
-      do {
-        if (++iter > 100) throw new Error("symmetricTridiagonalEigen: the QL iteration did not converge");
-        // Implicit shift from the leading 2×2 block.
-        let g = d[l];
-        let p = (d[l + 1] - g) / (2 * e[l]);
-        let r = Math.hypot(p, 1);
-        if (p < 0) r = -r;
-        d[l] = e[l] / (p + r);
-        d[l + 1] = e[l] * (p + r);
-        const dl1 = d[l + 1];
-        let h = g - d[l];
-        for (let i = l + 2; i < n; i++) d[i] -= h;
-        f += h;
-        // Implicit QL transformation (plane rotations from the bottom up).
-        p = d[m];
-        let c = 1;
-        let c2 = c;
-        let c3 = c;
-        const el1 = e[l + 1];
-        let s = 0;
-        let s2 = 0;
-        for (let i = m - 1; i >= l; i--) {
-          c3 = c2;
-          c2 = c;
-          s2 = s;
-          g = c * e[i];
-          h = c * p;
-          r = Math.hypot(p, e[i]);
-          e[i + 1] = s * r;
-          s = e[i] / r;
-          c = p / r;
-          p = c * d[i] - s * g;
-          d[i + 1] = h + s * (c * g + s * d[i]);
-          for (let k = 0; k < n; k++) {
-            const row = z[k];
-            h = row[i + 1];
-            row[i + 1] = s * row[i] + c * h;
-            row[i] = c * row[i] - s * h;
-          }
-        }
-        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
-        e[l] = s * p;
-        d[l] = c * p;
-      } while (Math.abs(e[l]) > eps * tst1);
-    }
-    d[l] += f;
-    e[l] = 0;
-  }
-  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => d[a] - d[b]);
-  return {
-    values: order.map((j) => d[j]),
-    vectors: order.map((j) => Float64Array.from({ length: n }, (_, k) => z[k][j])),
-  };
-}
-
-/** Flattens a parameter vector into one 1-D tensor (new). */
-function flatten(v: ParamVector): tf.Tensor1D {
-  return tf.tidy(() => (v.length === 1 ? v[0].reshape([-1]).clone() : tf.concat(v.map((t) => t.reshape([-1]))))) as tf.Tensor1D;
-}
-
-/** Splits a flat 1-D tensor into tensors of the given shapes (new). */
-function unflatten(flat: tf.Tensor1D, shapes: readonly number[][]): ParamVector {
-  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-  return tf.tidy(() => {
-    const parts = shapes.length === 1 ? [flat] : tf.split(flat, sizes);
-    return parts.map((p, i) => p.reshape(shapes[i]));
-  });
-}
-
-/** ⟨a, b⟩ of flat tensors as a number. */
-async function flatDot(a: tf.Tensor1D, b: tf.Tensor1D): Promise<number> {
-  const d = tf.dot(a, b);
-  try {
-    return (await d.data())[0];
-  } finally {
-    d.dispose();
-  }
-}
-
-/** `w − Σ_j (u_jᵀw)·u_j` over the orthonormal `basis` (one read-back for all coefficients; new tensor). */
-async function gramSchmidtPass(w: tf.Tensor1D, basis: readonly tf.Tensor1D[]): Promise<tf.Tensor1D> {
-  if (basis.length === 0) return w.clone();
-  const stacked = tf.tidy(() => tf.stack(basis.map((u) => tf.dot(u, w))));
-  const coefficients = await stacked.data();
-  stacked.dispose();
-  let out = w.clone();
-  basis.forEach((u, j) => {
-    if (coefficients[j] === 0) return;
-    const next = tf.tidy(() => tf.sub(out, tf.mul(u, coefficients[j]))) as tf.Tensor1D;
-    out.dispose();
-    out = next;
-  });
-  return out;
-}
-
 /** The Ritz values, quadrature weights and residual bounds of the tridiagonal (alpha, beta). */
 function ritz(alpha: number[], beta: number[], residualNorm: number): Pick<LanczosResult, "nodes" | "weights" | "residuals"> {
   const { values, vectors } = symmetricTridiagonalEigen(alpha, beta);
@@ -286,7 +152,7 @@ export async function lanczos(
     const raw = options.startVector ?? (start === "gaussian" ? gaussianVector(shapes, seed) : rademacherVector(shapes, seed));
     const flat = flatten(raw);
     if (!options.startVector) disposeVector(raw);
-    const n0 = Math.sqrt(await flatDot(flat, flat));
+    const n0 = await norm([flat]);
     if (!(n0 > 0) || !Number.isFinite(n0)) {
       flat.dispose();
       throw new Error(`option startVector must be a finite non-zero vector (its norm is ${n0})`);
@@ -314,12 +180,12 @@ export async function lanczos(
       }
       const hv = flatten(hvParts);
       disposeVector(hvParts);
-      const a = await flatDot(hv, v);
+      const a = await dot([hv], [v]);
       if (!Number.isFinite(a)) {
         hv.dispose();
         throw new Error(`lanczos: the Hessian-vector product is not finite at step ${i + 1} (vᵀHv = ${a})`);
       }
-      scale = Math.max(scale, Math.sqrt(await flatDot(hv, hv)));
+      scale = Math.max(scale, await norm([hv]));
       alpha.push(a);
       const prev = i > 0 ? basis[basis.length - 2] : undefined;
       const prevBeta = i > 0 ? beta[i - 1] : 0;
@@ -331,12 +197,12 @@ export async function lanczos(
       hv.dispose();
       if (reorthogonalize) {
         for (let pass = 0; pass < 2; pass++) {
-          const next = await gramSchmidtPass(w, basis);
+          const [next] = await orthogonalize([w], basis.map((u) => [u]));
           w.dispose();
-          w = next;
+          w = next as tf.Tensor1D;
         }
       }
-      const b = Math.sqrt(await flatDot(w, w));
+      const b = await norm([w]);
       residualNorm = b;
       const last = i === m - 1;
       const broke = !last && !(b > breakdownTol * scale);
@@ -459,164 +325,5 @@ export async function hessianEigenvaluesLanczos(
   };
   if (hvp.fallbackReason) result.fallbackReason = hvp.fallbackReason;
   if (hvp.errorEstimate !== undefined) result.hvpErrorEstimate = hvp.errorEstimate;
-  return result;
-}
-
-/** Options of {@link hessianSpectralDensity}. */
-export interface SpectralDensityOptions extends HvpOptions, LongRunOptions {
-  /** Independent Lanczos runs (random start vectors) averaged (default 1, as PyHessian). */
-  runs?: number;
-  /** Lanczos steps per run = quadrature nodes per run (default 30; capped at the number of parameters). */
-  iterations?: number;
-  /**
-   * Standard deviation of the Gaussian kernel placed at every node. Default: PyHessian's width
-   * √(1e-5·max(1, R)) (PyHessian calls the variance 1e-5·max(1, R) `sigma_squared`; R is the range
-   * of the nodes), widened to at least 1.5 grid spacings so that every Gaussian is resolved by the
-   * grid — then the density integrates to 1 on the grid without PyHessian's renormalisation.
-   */
-  sigma?: number;
-  /** Number of grid points (default 1000). */
-  gridPoints?: number;
-  /** Seed of the start vectors (and of the `auto` method probe). */
-  seed?: number;
-  /** Start vector distribution (default `rademacher`). */
-  start?: LanczosStart;
-  /** Full re-orthogonalisation (default true). */
-  reorthogonalize?: boolean;
-  /** Breakdown tolerance (see {@link LanczosOptions.breakdownTol}). */
-  breakdownTol?: number;
-}
-
-/** One Lanczos run of {@link hessianSpectralDensity}. */
-export interface SpectralDensityRun {
-  /** Ritz values, ascending. */
-  nodes: number[];
-  /** Their quadrature weights (sum 1). */
-  weights: number[];
-  /** The tridiagonal diagonal α (α_1 = vᵀHv/vᵀv for this run's start vector v). */
-  alpha: number[];
-  /** The tridiagonal off-diagonal β. */
-  beta: number[];
-  /** Why this run's Lanczos stopped. */
-  stopReason: LanczosStop;
-}
-
-/** The result of {@link hessianSpectralDensity}. */
-export interface SpectralDensityResult {
-  /** All runs' nodes (concatenated in run order). */
-  nodes: number[];
-  /** Their weights divided by the number of runs (sum 1): the estimated spectral measure. */
-  weights: number[];
-  /** The eigenvalue grid, ascending and evenly spaced. */
-  grid: number[];
-  /** φ(t) = Σ_k weights_k · N(t; nodes_k, sigma²) on `grid` (integrates to ≈1). */
-  density: number[];
-  /** The Gaussian kernel's standard deviation. */
-  sigma: number;
-  /** The runs. */
-  runs: SpectralDensityRun[];
-  /** Number of parameters n (the density is of the n eigenvalues, each with mass 1/n). */
-  dimension: number;
-  /** How the Hessian-vector products were computed. */
-  method: HvpMethod;
-  /** Why `auto` fell back to finite differences, when it did. */
-  fallbackReason?: string;
-  /** True when the computation was interrupted (covers the runs and steps taken). */
-  aborted: boolean;
-}
-
-/**
- * Smooths a discrete spectral measure (nodes with weights) into a density on an even grid: a sum of
- * Gaussians of standard deviation `sigma` (default as in {@link SpectralDensityOptions.sigma}). The
- * grid spans the nodes plus max(0.01, 5σ) on each side.
- */
-export function gaussianSpectralDensity(
-  nodes: readonly number[],
-  weights: readonly number[],
-  options: { sigma?: number; gridPoints?: number } = {},
-): { grid: number[]; density: number[]; sigma: number } {
-  const gridPoints = options.gridPoints ?? 1000;
-  if (typeof gridPoints !== "number" || !Number.isInteger(gridPoints) || gridPoints < 2) {
-    throw new Error(`option gridPoints must be an integer ≥ 2, got ${String(gridPoints)}`);
-  }
-  if (options.sigma !== undefined) checkPositiveNumber("option sigma", options.sigma);
-  if (nodes.length !== weights.length) throw new Error(`gaussianSpectralDensity: ${nodes.length} nodes but ${weights.length} weights`);
-  if (nodes.length === 0) throw new Error("gaussianSpectralDensity: no nodes");
-  const lo = Math.min(...nodes);
-  const hi = Math.max(...nodes);
-  const range = hi - lo;
-  const sigma = options.sigma ?? Math.max(Math.sqrt(1e-5 * Math.max(1, range)), (1.5 * range) / (gridPoints - 1));
-  const margin = Math.max(0.01, 5 * sigma);
-  const start = lo - margin;
-  const step = (range + 2 * margin) / (gridPoints - 1);
-  const grid = Array.from({ length: gridPoints }, (_, i) => start + i * step);
-  const norm = 1 / (sigma * Math.sqrt(2 * Math.PI));
-  const cutoff = 40 * sigma; // exp(−800) underflows: skip the far tails.
-  const density = grid.map((x) => {
-    let s = 0;
-    for (let k = 0; k < nodes.length; k++) {
-      const d = x - nodes[k];
-      if (Math.abs(d) < cutoff) s += weights[k] * Math.exp((-d * d) / (2 * sigma * sigma));
-    }
-    return s * norm;
-  });
-  return { grid, density, sigma };
-}
-
-/**
- * The Hessian eigenvalue spectral density of `loss` w.r.t. `vars` by stochastic Lanczos quadrature
- * (Ghorbani et al. 2019; PyHessian `density()`): per run, `iterations` Lanczos steps from a random
- * start vector give nodes (Ritz values) and weights (squared first eigenvector components of T); the
- * runs' measures are averaged and smoothed by Gaussians on a grid. Restrict `vars` to one block for
- * that block's (per-layer) spectrum. Costs `runs · iterations` Hessian-vector products.
- */
-export async function hessianSpectralDensity(
-  loss: () => tf.Scalar,
-  vars: readonly tf.Variable[],
-  options: SpectralDensityOptions = {},
-): Promise<SpectralDensityResult> {
-  const runs = options.runs ?? 1;
-  checkPositiveInt("option runs", runs);
-  const iterations = options.iterations ?? 30;
-  checkPositiveInt("option iterations", iterations);
-  const gridPoints = options.gridPoints ?? 1000;
-  if (typeof gridPoints !== "number" || !Number.isInteger(gridPoints) || gridPoints < 2) {
-    throw new Error(`option gridPoints must be an integer ≥ 2, got ${String(gridPoints)}`);
-  }
-  if (options.sigma !== undefined) checkPositiveNumber("option sigma", options.sigma);
-  if (vars.length === 0) throw new Error("hessianSpectralDensity: vars is empty; pass the variables to differentiate");
-  const seed = resolveSeed(options.seed);
-  const hvp = await createHvp(loss, vars, { ...options, seed });
-  const out: SpectralDensityRun[] = [];
-  let aborted = false;
-  for (let r = 0; r < runs && !aborted; r++) {
-    const res = await lanczos(hvp, vars, {
-      iterations,
-      seed: deriveSeed(seed, 4000 + r),
-      start: options.start,
-      reorthogonalize: options.reorthogonalize,
-      breakdownTol: options.breakdownTol,
-      signal: options.signal,
-      onProgress: options.onProgress,
-      phase: runs > 1 ? `Hessian spectral density (Lanczos run ${r + 1}/${runs})` : "Hessian spectral density (Lanczos)",
-    });
-    out.push({ nodes: res.nodes, weights: res.weights, alpha: res.alpha, beta: res.beta, stopReason: res.stopReason });
-    aborted = res.aborted;
-  }
-  const nodes = out.flatMap((r) => r.nodes);
-  const weights = out.flatMap((r) => r.weights.map((w) => w / out.length));
-  const { grid, density, sigma } = gaussianSpectralDensity(nodes, weights, { sigma: options.sigma, gridPoints });
-  const result: SpectralDensityResult = {
-    nodes,
-    weights,
-    grid,
-    density,
-    sigma,
-    runs: out,
-    dimension: vars.reduce((n, v) => n + v.size, 0),
-    method: hvp.method,
-    aborted,
-  };
-  if (hvp.fallbackReason) result.fallbackReason = hvp.fallbackReason;
   return result;
 }

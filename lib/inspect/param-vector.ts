@@ -1,7 +1,8 @@
 /**
  * A point or direction in parameter space as a list of tensors, one per variable, and the vector
- * algebra the Hessian and landscape code needs (dot products, norms, axpy, random vectors, applying
- * a point to the variables). Results that are tensors are new; callers dispose them.
+ * algebra the Hessian and landscape code needs (dot products, norms, axpy, Gram–Schmidt, flattening
+ * to one 1-D tensor, random vectors, applying a point to the variables). Results that are tensors
+ * are new; callers dispose them.
  */
 import * as tf from "@tensorflow/tfjs";
 import { gaussianArray, mixSeed, rademacherArray } from "../counter-random.ts";
@@ -14,11 +15,21 @@ export function disposeVector(v: ParamVector): void {
   for (const t of v) t.dispose();
 }
 
+/** Σ_i ⟨a_i, b_i⟩ as a scalar tensor (call inside a tidy). */
+function dotTensor(a: ParamVector, b: ParamVector): tf.Scalar {
+  return tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i])))) as tf.Scalar;
+}
+
+/** Zeros shaped like each tensor of `like` (new tensors). */
+export function zerosLike(like: readonly tf.Tensor[]): ParamVector {
+  return like.map((t) => tf.zerosLike(t));
+}
+
 /** Σ_i ⟨a_i, b_i⟩ as a number (read asynchronously, as every backend allows). */
 export async function dot(a: ParamVector, b: ParamVector): Promise<number> {
   if (a.length !== b.length) throw new Error(`dot: vectors have ${a.length} and ${b.length} parts`);
   if (a.length === 0) return 0;
-  const total = tf.tidy(() => tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i])))));
+  const total = tf.tidy(() => dotTensor(a, b));
   try {
     return (await total.data())[0];
   } finally {
@@ -39,6 +50,39 @@ export function linearCombination(alpha: number, a: ParamVector, beta: number, b
 /** α·a (new tensors). */
 export function scale(a: ParamVector, alpha: number): ParamVector {
   return a.map((t) => tf.mul(t, alpha));
+}
+
+/**
+ * `w − Σ_j ⟨u_j, w⟩·u_j` over the orthonormal `basis` (classical Gram–Schmidt: all coefficients from
+ * one read-back; apply it twice for full re-orthogonalisation); new tensors.
+ */
+export async function orthogonalize(w: ParamVector, basis: readonly ParamVector[]): Promise<ParamVector> {
+  let out = w.map((t) => t.clone());
+  if (basis.length === 0) return out;
+  const stacked = tf.tidy(() => tf.stack(basis.map((u) => dotTensor(u, w))));
+  const coefficients = await stacked.data();
+  stacked.dispose();
+  basis.forEach((u, j) => {
+    if (coefficients[j] === 0) return;
+    const next = linearCombination(1, out, -coefficients[j], u);
+    disposeVector(out);
+    out = next;
+  });
+  return out;
+}
+
+/** Flattens a parameter vector into one 1-D tensor (new). */
+export function flatten(v: ParamVector): tf.Tensor1D {
+  return tf.tidy(() => (v.length === 1 ? v[0].reshape([-1]).clone() : tf.concat(v.map((t) => t.reshape([-1]))))) as tf.Tensor1D;
+}
+
+/** Splits a flat 1-D tensor into tensors of the given shapes (new). */
+export function unflatten(flat: tf.Tensor1D, shapes: readonly number[][]): ParamVector {
+  const sizes = shapes.map(sizeOf);
+  return tf.tidy(() => {
+    const parts = shapes.length === 1 ? [flat] : tf.split(flat, sizes);
+    return parts.map((p, i) => p.reshape(shapes[i]));
+  });
 }
 
 /** Copies of the variables' current values. */

@@ -14,6 +14,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { type Direction, type WeightSnapshot, snapshotWeights } from "./directions.ts";
+import { symmetricEigen } from "./linalg.ts";
 
 /** Options of {@link recordTrajectory}. */
 export interface RecordTrajectoryOptions {
@@ -107,7 +108,7 @@ const CHUNK = 4096;
 /**
  * The top principal directions of a trajectory around `origin` (Li et al. 2018 §7): the rows
  * rᵢ = snapshotᵢ − origin (origin usually the final weights, so that the landscape is centred on the
- * solution) form a T × P matrix R; the eigenvectors c of the small T × T Gram matrix G = R Rᵀ (Jacobi,
+ * solution) form a T × P matrix R; the eigenvectors c of the small T × T Gram matrix G = R Rᵀ (linalg.ts,
  * in float64) give the directions v = Rᵀc / ‖Rᵀc‖ with explained-variance ratio λ / tr G. Each
  * direction's sign makes the first snapshot with a nonzero coordinate along it have a positive one
  * (the path starts at positive coordinates and runs to the origin). Parameters are matched by HF name: every snapshot
@@ -233,63 +234,4 @@ export function pcaDirections(
     directions.push({ label: `PCA direction ${j + 1} (${(100 * ratio).toFixed(1)} % of variance)`, kind: "pca", values });
   }
   return { directions, explainedVarianceRatio, eigenvalues };
-}
-
-/**
- * Eigen-decomposition of a symmetric n × n matrix (row-major, not modified) by cyclic Jacobi
- * rotations in float64. Returns the eigenvalues in decreasing order and the matching unit
- * eigenvectors (`vectors[j]` belongs to `values[j]`). For small matrices (n up to a few hundred).
- */
-export function symmetricEigen(matrix: ArrayLike<number>, n: number): { values: number[]; vectors: Float64Array[] } {
-  if (!Number.isInteger(n) || n < 1 || matrix.length !== n * n) throw new Error(`symmetricEigen: expected an ${n} × ${n} matrix, got ${matrix.length} entries`);
-  const a = Float64Array.from(matrix);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const x = a[i * n + j], y = a[j * n + i];
-      if (!(Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y)))) throw new Error(`symmetricEigen: the matrix is not symmetric at (${i}, ${j}): ${x} vs ${y}`);
-      a[i * n + j] = a[j * n + i] = (x + y) / 2;
-    }
-  }
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  let scale = 0;
-  for (let i = 0; i < n * n; i++) scale += a[i] * a[i];
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
-    if (off <= 1e-30 * scale || off === 0) break;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q];
-        if (apq === 0) continue;
-        const app = a[p * n + p], aqq = a[q * n + q];
-        // Rotation angle zeroing a[p][q] (Rutishauser's stable formulas).
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const cos = 1 / Math.sqrt(t * t + 1);
-        const sin = t * cos;
-        for (let r = 0; r < n; r++) {
-          const arp = a[r * n + p], arq = a[r * n + q];
-          a[r * n + p] = cos * arp - sin * arq;
-          a[r * n + q] = sin * arp + cos * arq;
-        }
-        for (let r = 0; r < n; r++) {
-          const apr = a[p * n + r], aqr = a[q * n + r];
-          a[p * n + r] = cos * apr - sin * aqr;
-          a[q * n + r] = sin * apr + cos * aqr;
-        }
-        a[p * n + q] = a[q * n + p] = 0;
-        for (let r = 0; r < n; r++) {
-          const vrp = v[r * n + p], vrq = v[r * n + q];
-          v[r * n + p] = cos * vrp - sin * vrq;
-          v[r * n + q] = sin * vrp + cos * vrq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[y * n + y] - a[x * n + x]);
-  return {
-    values: order.map((i) => a[i * n + i]),
-    vectors: order.map((i) => Float64Array.from({ length: n }, (_, r) => v[r * n + i])),
-  };
 }

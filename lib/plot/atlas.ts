@@ -3,7 +3,7 @@
  * layer's share of the global mask, log-scale Fisher histograms per block with the global threshold,
  * mask-churn curves and the mask-criterion overlap chart.
  */
-import type { FisherAtlas, KeptFractionGrid } from "../inspect/fisher.ts";
+import type { FisherAtlas, KeptFractionGrid } from "../inspect/fisher-atlas.ts";
 import type { ChurnRow } from "../inspect/churn.ts";
 import type { OverlapRow } from "../inspect/criteria.ts";
 import { blockOf, blockOrder } from "../inspect/blocks.ts";

@@ -1,9 +1,9 @@
 /**
  * Figures of per-block sharpness: the top Hessian eigenvalue and the Hessian trace of each block
- * (lib/inspect/sharpness.ts `sharpnessByBlock`), or the per-block SAM sharpness
+ * (lib/inspect/hessian.ts `sharpnessByBlock`), or the per-block SAM sharpness
  * (lib/inspect/sam-sharpness.ts), several models side by side.
  */
-import type { BlockSharpnessRow } from "../inspect/sharpness.ts";
+import type { BlockSharpnessRow } from "../inspect/hessian.ts";
 import type { BlockSamSharpness } from "../inspect/sam-sharpness.ts";
 import { axis, colorAt, title } from "./style.ts";
 import { type Figure } from "./figure.ts";

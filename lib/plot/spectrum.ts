@@ -1,9 +1,9 @@
 /**
- * Figure of the Hessian eigenvalue spectral density (lib/inspect/lanczos.ts `hessianSpectralDensity`):
+ * Figure of the Hessian eigenvalue spectral density (lib/inspect/spectral-density.ts `hessianSpectralDensity`):
  * density against eigenvalue on a log-scale y axis, as PyHessian plots it, with several blocks or
  * models overlaid.
  */
-import type { SpectralDensityResult } from "../inspect/lanczos.ts";
+import type { SpectralDensityResult } from "../inspect/spectral-density.ts";
 import { axis, colorAt, title } from "./style.ts";
 import { type Figure } from "./figure.ts";
 

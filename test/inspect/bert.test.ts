@@ -6,7 +6,7 @@ import { FisherSAM } from "../../lib/optim/fisher-sam.ts";
 import { authorsMaskable } from "../../lib/optim/maskable.ts";
 import type { EncodedBatch } from "../../lib/types.ts";
 import { blockOf, groupByBlock, LAYER_COMPONENTS } from "../../lib/inspect/blocks.ts";
-import { fisherAtlas } from "../../lib/inspect/fisher.ts";
+import { fisherAtlas } from "../../lib/inspect/fisher-atlas.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { landscape2D, sequenceModelEvaluator } from "../../lib/inspect/landscape.ts";
 import { randomDirection } from "../../lib/inspect/directions.ts";

@@ -1,15 +1,10 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  gaussianSpectralDensity,
-  hessianEigenvaluesLanczos,
-  hessianSpectralDensity,
-  lanczos,
-  symmetricTridiagonalEigen,
-} from "../../lib/inspect/lanczos.ts";
+import { hessianEigenvaluesLanczos, lanczos } from "../../lib/inspect/lanczos.ts";
+import { gaussianSpectralDensity, hessianSpectralDensity } from "../../lib/inspect/spectral-density.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
-import { hessianEigen } from "../../lib/inspect/sharpness.ts";
+import { hessianEigen } from "../../lib/inspect/hessian.ts";
 import type { ParamVector } from "../../lib/inspect/param-vector.ts";
 import { EIGS, SPEC, coupledBlocks, namedVariables, quadraticLoss, relClose, withSpectrum } from "./quadratic.ts";
 import { mulberry32 as rng } from "../../lib/random.ts";
@@ -29,31 +24,6 @@ function integrate(x: number[], y: number[]): number {
   for (let i = 1; i < x.length; i++) s += 0.5 * (y[i] + y[i - 1]) * (x[i] - x[i - 1]);
   return s;
 }
-
-test("symmetricTridiagonalEigen: T·z = λ·z, orthonormal vectors, ascending values, split matrices", () => {
-  const r = rng(1);
-  for (const [n, zeroAt] of [[1, -1], [2, -1], [12, -1], [12, 5], [30, 0]] as const) {
-    const d = Array.from({ length: n }, () => 4 * r() - 2);
-    const e = Array.from({ length: n - 1 }, (_, i) => (i === zeroAt ? 0 : 2 * r() - 1));
-    const { values, vectors } = symmetricTridiagonalEigen(d, e);
-    assert.equal(values.length, n);
-    for (let j = 1; j < n; j++) assert.ok(values[j] >= values[j - 1], "ascending");
-    vectors.forEach((z, j) => {
-      for (let i = 0; i < n; i++) {
-        const tz = d[i] * z[i] + (i > 0 ? e[i - 1] * z[i - 1] : 0) + (i < n - 1 ? e[i] * z[i + 1] : 0);
-        assert.ok(Math.abs(tz - values[j] * z[i]) < 1e-12, `n=${n}: (T z_${j})_${i}`);
-      }
-      vectors.forEach((y, k) => {
-        const dotp = z.reduce((s, x, i) => s + x * y[i], 0);
-        assert.ok(Math.abs(dotp - (j === k ? 1 : 0)) < 1e-12, `n=${n}: z_${j}·z_${k} = ${dotp}`);
-      });
-    });
-    relClose(sum(values), sum(d), 1e-12, `n=${n}: Σλ = tr T`);
-  }
-  assert.deepEqual(symmetricTridiagonalEigen([], []).values, []);
-  assert.throws(() => symmetricTridiagonalEigen([1, 2], [1, 2]), /offDiagonal has 2 elements/);
-  assert.throws(() => symmetricTridiagonalEigen([1, NaN], [1]), /diagonal\[1\] is NaN/);
-});
 
 test("Lanczos with iterations ≥ dimension recovers every eigenvalue (diagonal and rotated Hessian)", async () => {
   const vars = namedVariables(SPEC, 1, "lzall");

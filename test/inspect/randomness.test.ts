@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { gaussianArray, mixSeed, philox4x32, rademacherArray, uniformArray } from "../../lib/counter-random.ts";
 import { deriveSeed, gaussianVector, rademacherVector } from "../../lib/inspect/param-vector.ts";
-import { hessianTraceEstimate } from "../../lib/inspect/sharpness.ts";
+import { hessianTraceEstimate } from "../../lib/inspect/hessian.ts";
 import { namedVariables, quadraticLoss, withSpectrum } from "./quadratic.ts";
 
 await tf.setBackend("cpu");

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { recordTrajectory, pcaDirections, symmetricEigen } from "../../lib/inspect/trajectory.ts";
+import { recordTrajectory, pcaDirections } from "../../lib/inspect/trajectory.ts";
 import { directionNorm, snapshotWeights, type Direction, type WeightSnapshot } from "../../lib/inspect/directions.ts";
 import { landscape2D, projectTrajectory } from "../../lib/inspect/landscape.ts";
 import { saveDirections, loadDirections } from "../../lib/inspect/direction-file.ts";
@@ -13,7 +13,7 @@ import { loadDefaultTask } from "../../lib/data/default-task.ts";
 import { createBertClassifier } from "../../lib/models/classifier.ts";
 import * as api from "../../lib/index.ts";
 import { tinyModel } from "./tiny-model.ts";
-import { randomOrthogonal, withSpectrum } from "./quadratic.ts";
+import { randomOrthogonal } from "./quadratic.ts";
 
 await tf.setBackend("cpu");
 
@@ -43,26 +43,6 @@ const point = (origin: readonly number[], coords: readonly number[], basis: read
   origin.map((o, i) => coords.reduce((s, c, k) => s + c * basis[k][i], o));
 
 const ORIGIN = Array.from({ length: P }, (_, i) => Math.sin(i + 1));
-
-test("symmetricEigen: eigenvalues of a matrix with a known spectrum, orthonormal eigenvectors, in decreasing order", () => {
-  const spectrum = [5, 3, 1, 0.5, -2, 0];
-  const n = spectrum.length;
-  const a = withSpectrum(spectrum, 3);
-  const { values, vectors } = symmetricEigen(a.flat(), n);
-  [...spectrum].sort((x, y) => y - x).forEach((l, i) => close(values[i], l, 1e-10, `eigenvalue ${i}`));
-  for (let j = 0; j < n; j++) {
-    const v = [...vectors[j]];
-    const av = a.map((row) => dot(row, v));
-    av.forEach((x, i) => close(x, values[j] * v[i], 1e-10, `A v = λ v, vector ${j}`));
-    for (let k = 0; k < n; k++) close(dot(v, [...vectors[k]]), j === k ? 1 : 0, 1e-10, `vᵀv ${j},${k}`);
-  }
-  assert.deepEqual(symmetricEigen([[7]].flat(), 1).values, [7]);
-  const diag = symmetricEigen([1, 0, 0, 4], 2);
-  assert.deepEqual(diag.values, [4, 1]);
-  assert.deepEqual([...diag.vectors[0]].map(Math.abs), [0, 1]);
-  assert.throws(() => symmetricEigen([1, 2, 3], 2), /expected an 2 × 2 matrix/);
-  assert.throws(() => symmetricEigen([1, 2, 3, 4], 2), /not symmetric/);
-});
 
 test("pcaDirections: a trajectory on an ellipse in a known plane gives that plane's axes, a 0.9/0.1 split and the known coordinates", () => {
   const [u1, u2] = randomOrthogonal(P, 11);

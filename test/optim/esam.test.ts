@@ -5,7 +5,7 @@ import { ESAM, FisherESAM, acceptsPerExampleLoss } from "../../lib/optim/esam.ts
 import { FisherSAM } from "../../lib/optim/fisher-sam.ts";
 import { SAM } from "../../lib/optim/sam.ts";
 import { mulberry32 } from "../../lib/random.ts";
-import { fisherAtlas } from "../../lib/inspect/fisher.ts";
+import { fisherAtlas } from "../../lib/inspect/fisher-atlas.ts";
 import { add, assertClose, mlp0, mlpLossGrad, mlpProblem, norm, scale, type Vec } from "./reference.ts";
 
 before(async () => {

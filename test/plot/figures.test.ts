@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { FisherSAM } from "../../lib/optim/fisher-sam.ts";
-import { fisherAtlas } from "../../lib/inspect/fisher.ts";
+import { fisherAtlas } from "../../lib/inspect/fisher-atlas.ts";
 import { MaskChurnRecorder } from "../../lib/inspect/churn.ts";
 import type { Landscape1D, Landscape2D } from "../../lib/inspect/landscape.ts";
 import { keptFractionHeatmap, maskShareBars, fisherHistograms, churnCurves, criteriaOverlapBars } from "../../lib/plot/atlas.ts";

@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spectralDensityFigure } from "../../lib/plot/spectrum.ts";
-import { gaussianSpectralDensity } from "../../lib/inspect/lanczos.ts";
+import { gaussianSpectralDensity } from "../../lib/inspect/spectral-density.ts";
 import type { Figure } from "../../lib/plot/figure.ts";
 
 const axisTitle = (fig: Figure, name: string) => (fig.layout[name] as { title: { text: string } }).title.text;

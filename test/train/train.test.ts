@@ -10,7 +10,7 @@ import { encodeExamples } from "../../lib/data/batches.ts";
 import { loadPretrained } from "../../lib/models/checkpoint.ts";
 import type { SequenceModel } from "../../lib/types.ts";
 import type { ESAM, FisherESAM } from "../../lib/optim/esam.ts";
-import { fisherAtlas } from "../../lib/inspect/fisher.ts";
+import { fisherAtlas } from "../../lib/inspect/fisher-atlas.ts";
 
 await tf.setBackend("cpu");
 

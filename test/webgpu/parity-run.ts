@@ -10,9 +10,9 @@ import { throwPendingWebgpuErrors, SYNC_READ_MESSAGE } from "../../lib/backend/w
 import { installWebgpuAddN, uninstallWebgpuAddN } from "../../lib/backend/webgpu-addn.ts";
 import { createBertClassifier } from "../../lib/models/classifier.ts";
 import { createOptimizer } from "../../lib/train/optimizers.ts";
-import { fisherAtlas } from "../../lib/inspect/fisher.ts";
-import { hessianTraceEstimate } from "../../lib/inspect/sharpness.ts";
-import { hessianSpectralDensity } from "../../lib/inspect/lanczos.ts";
+import { fisherAtlas } from "../../lib/inspect/fisher-atlas.ts";
+import { hessianTraceEstimate } from "../../lib/inspect/hessian.ts";
+import { hessianSpectralDensity } from "../../lib/inspect/spectral-density.ts";
 import { eigenvectorDirections } from "../../lib/inspect/directions.ts";
 import { landscape1D } from "../../lib/inspect/landscape.ts";
 import { mulberry32 } from "../../lib/random.ts";

@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { hessianEigen, hessianTrace, hessianTraceEstimate, topHessianEigenvalues, hessianDiagonal, sharpnessByBlock } from "../../lib/inspect/sharpness.ts";
+import { hessianEigen, hessianTrace, hessianTraceEstimate, topHessianEigenvalues, hessianDiagonal, sharpnessByBlock } from "../../lib/inspect/hessian.ts";
 import { createHvp } from "../../lib/inspect/hvp.ts";
 import { setHost } from "../../lib/host.ts";
 import { EIGS, SPEC, coupledBlocks, namedVariables, quadraticLoss, relClose, withSpectrum } from "./quadratic.ts";

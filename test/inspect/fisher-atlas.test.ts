@@ -2,7 +2,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { FisherSAM } from "../../lib/optim/fisher-sam.ts";
-import { fisherAtlas, fisherSummary } from "../../lib/inspect/fisher.ts";
+import { fisherAtlas, fisherSummary } from "../../lib/inspect/fisher-atlas.ts";
 import { blockOf, groupByBlock, selectBlock } from "../../lib/inspect/blocks.ts";
 import { tinyModel, TINY_SPEC } from "./tiny-model.ts";
 

@@ -15,12 +15,13 @@ import {
   dot,
   gaussianVector,
   deriveSeed,
-  linearCombination,
   norm,
+  orthogonalize,
   rademacherVector,
   resolveSeed,
   scale,
   shapesOf,
+  zerosLike,
 } from "./param-vector.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
 import { groupByBlock } from "./blocks.ts";
@@ -64,18 +65,6 @@ export interface EigenResult {
   hvpErrorEstimate?: number;
   /** True when the computation was interrupted (the values found so far are returned). */
   aborted: boolean;
-}
-
-/** Removes from `w` its components along the orthonormal `basis` vectors (Gram–Schmidt); new tensors. */
-async function orthogonalize(w: ParamVector, basis: readonly ParamVector[]): Promise<ParamVector> {
-  let out = w.map((t) => t.clone());
-  for (const u of basis) {
-    const c = await dot(out, u);
-    const next = linearCombination(1, out, -c, u);
-    disposeVector(out);
-    out = next;
-  }
-  return out;
 }
 
 /**
@@ -252,7 +241,7 @@ export async function hessianDiagonal(
   const seed = resolveSeed(options.seed);
   const hvp = await createHvp(loss, vars, { ...options, seed });
   const shapes = shapesOf(vars);
-  let sum: ParamVector = vars.map((v) => tf.zerosLike(v));
+  let sum: ParamVector = zerosLike(vars);
   let done = 0;
   for (let s = 0; s < samples; s++) {
     const v = rademacherVector(shapes, deriveSeed(seed, 3000 + s));
