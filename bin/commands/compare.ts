@@ -3,7 +3,7 @@
  * (resumable: finished runs are skipped), then a summary (mean ± std of the task metric per
  * optimizer), merged histories and an HTML figure of the curves.
  */
-import { parseCommandFlags } from "./parse-flags.ts";
+import { parseCommandFlags } from "../cli-support/parse-flags.ts";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";

@@ -2,7 +2,7 @@
  * `fsam-lab train`: headless fine-tuning with the library's trainer; progress on stderr, one line
  * per run on stdout, results JSON + history CSV written atomically after every run.
  */
-import { parseCommandFlags } from "./parse-flags.ts";
+import { parseCommandFlags } from "../cli-support/parse-flags.ts";
 import { join } from "node:path";
 import { existsSync, statSync } from "node:fs";
 import type { BackendName } from "../../lib/backend.ts";
