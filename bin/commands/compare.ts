@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkOptimizerName, optimizerNames, type OptimizerName } from "../../lib/train/optimizer-names.ts";
-import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
+import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../cli-support/run-flags.ts";
 import { readResults, type RunRecord } from "../../lib/train/results-file.ts";
 import { fsamPaperLearningRates } from "../../lib/train/presets.ts";
 import type { CompareSummaryRow } from "../../lib/train/compare.ts";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { existsSync, statSync } from "node:fs";
 import type { BackendName } from "../../lib/backend.ts";
 import { checkOptimizerName, optimizerNames } from "../../lib/train/optimizer-names.ts";
-import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
+import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../cli-support/run-flags.ts";
 import type { ResultsFile } from "../../lib/train/results-file.ts";
 
 /** One line for `fsam-lab help`. */

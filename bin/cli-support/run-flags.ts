@@ -3,9 +3,9 @@
  * {@link TrainOptions}. Every number is checked and a bad value is reported with its flag.
  */
 import type { ParseArgsConfig } from "node:util";
-import type { TrainOptions } from "./train.ts";
-import type { BaseOptimizerName } from "./optimizers.ts";
-import type { ScheduleKind } from "./schedule.ts";
+import type { TrainOptions } from "../../lib/train/train.ts";
+import type { BaseOptimizerName } from "../../lib/train/optimizers.ts";
+import type { ScheduleKind } from "../../lib/train/schedule.ts";
 
 /** The `node:util` parseArgs option spec of the shared flags. */
 export const runFlagSpec = {
