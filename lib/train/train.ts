@@ -50,9 +50,9 @@ export type LowResource = { perClass: number } | { total: number };
 export interface TrainOptions extends Omit<OptimizerOptions, "lr" | "fisherLoss" | "clipNorm"> {
   /**
    * A named set of defaults (presets.ts): `fsam-paper` is the FSAM paper's fine-tuning setup (Adam
-   * β 0.9/0.98, ε 1e-6, L2 weight decay 0.01 on every parameter, no clipping, 10 epochs, the task's
-   * peak LR, 6 % warm-up, linear decay, batch 32, ρ 0.05, s 0.9, T_m 100). Options given explicitly
-   * win over the preset's. Default `none`.
+   * with the paper's β and ε, L2 weight decay 0.01 on every parameter, no clipping, 10 epochs, the
+   * task's peak LR, 6 % warm-up, linear decay, batch 32, the paper's ρ, s and T_m; see `presetOptions`).
+   * Options given explicitly win over the preset's. Default `none`.
    */
   preset?: PresetName | "none";
   /** Global-norm gradient clipping; 0 turns it off. Default 1.0 (HF Trainer's `max_grad_norm`). */
