@@ -29,7 +29,7 @@ import type { HistoryRow } from "./history.ts";
 import { historyFrame } from "./history-frame.ts";
 import { TrainingProgress } from "./progress.ts";
 import { saveBestCheckpoint, type ModelSaver } from "./checkpointing.ts";
-import { checkPositiveInt } from "../check.ts";
+import { checkInteger, checkPositiveInt } from "../check.ts";
 import { withPreset, type PresetName } from "./presets.ts";
 import type { Divergence, DivergencePolicy } from "./divergence.ts";
 
@@ -274,7 +274,7 @@ export async function train(userOptions: TrainOptions = {}): Promise<TrainResult
   const spec = resolveTask(userOptions.task);
   const options = withPreset(userOptions, spec.name);
   const seed = options.seed ?? 42;
-  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+  checkInteger("seed", seed);
   const epochs = checkPositiveInt("epochs", options.epochs ?? 3);
   const batchSize = checkPositiveInt("batchSize", options.batchSize ?? 32);
   const maxLength = checkPositiveInt("maxLength", options.maxLength ?? 128);
