@@ -87,22 +87,6 @@ test("fsam-lab train --data names a missing folder", () => {
   assert.match(r.stderr, /--data: '\/nonexistent-fsam-data' is not a folder/);
 });
 
-test("fsam-lab help lists each command with its summary, and only commands; an unknown command exits 2", () => {
-  const h = cliRun(["help"]);
-  assert.equal(h.status, 0, h.stderr);
-  const lines = h.stdout.split("\n").filter((l) => l.startsWith("  "));
-  const names = lines.map((l) => l.trim().split(/\s+/)[0]);
-  for (const name of ["compare", "train", "start", "install", "kernel"]) assert.ok(names.includes(name), `help lacks ${name}:\n${h.stdout}`);
-  assert.ok(!names.includes("parse-flags"), `help lists a helper module:\n${h.stdout}`);
-  for (const line of lines) assert.match(line, /^ {2}[a-z][a-z0-9-]* +\S.{9,}$/, `a command without a summary: '${line}'`);
-  assert.doesNotMatch(h.stdout, /undefined/);
-  for (const name of ["parse-flags", "no-such-command"]) {
-    const r = cliRun([name]);
-    assert.equal(r.status, 2, `${name}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^fsam-lab: unknown command '${name}'\\. Known: compare, `));
-  }
-});
-
 test("install, uninstall and kernel take --help (exit 0, usage on stdout)", () => {
   for (const [cmd, usage] of [["install", /--prefix DIR/], ["uninstall", /--sys-prefix/], ["kernel", /-f <connection_file>/]] as const) {
     for (const flag of ["--help", "-h"]) {
