@@ -23,7 +23,7 @@ export interface SAMOptions {
   adaptive?: boolean;
   /**
    * ASAM's η, added to |w| so that zero weights are still perturbed. Must be ≥ 0. Only used when
-   * `adaptive` is true. Default 0 here (the named `asam` takes {@link optimizerOptionTable}'s 0.01).
+   * `adaptive` is true. Default 0 here (the named `asam` takes {@link optimizerOptionTable}'s).
    */
   eta?: number;
   /**
