@@ -16,7 +16,7 @@ import { initBackend } from "../lib/backend.ts";
 import { loadDefaultTask } from "../lib/data/default-task.ts";
 import { train, evaluateModel } from "../lib/train/train.ts";
 import { checkOptimizerName } from "../lib/train/optimizer-names.ts";
-import { numberFlag } from "../lib/train/run-flags.ts";
+import { numberFlag } from "../bin/cli-support/run-flags.ts";
 
 const { values } = parseArgs({
   options: {

@@ -25,7 +25,7 @@ import { FisherSAM } from "../lib/optim/fisher-sam.ts";
 import type { MaskableRule } from "../lib/optim/maskable.ts";
 import { maskOverlapByBlock } from "../lib/inspect/criteria.ts";
 import { mulberry32, shuffled } from "../lib/random.ts";
-import { numberFlag } from "../lib/train/run-flags.ts";
+import { numberFlag } from "../bin/cli-support/run-flags.ts";
 import type { EncodedBatch } from "../lib/types.ts";
 
 const { values } = parseArgs({

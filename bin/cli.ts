@@ -1,6 +1,7 @@
 /**
  * The `fsam-lab` command line. Each sub-command lives in `bin/commands/<name>.ts` and exports
- * `run(argv: string[]): Promise<number>` (the exit code) and `summary` (one line for the help).
+ * `run(argv: string[]): Promise<number>` (the exit code) and `summary` (one line for the help); a
+ * module in bin/commands without them is never listed nor run (shared helpers live in bin/cli-support).
  */
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -16,32 +17,44 @@ export interface Command {
 
 const commandsDir = fileURLToPath(new URL("./commands/", import.meta.url));
 
-/** Names of the available sub-commands, from the files in bin/commands. */
-function commandNames(): string[] {
-  return readdirSync(commandsDir)
-    .filter((f) => f.endsWith(".ts"))
-    .map((f) => f.slice(0, -3))
-    .sort();
+/** Whether a loaded module is a command: it exports `run` (a function) and `summary` (a string). */
+function isCommand(mod: unknown): mod is Command {
+  const m = mod as Partial<Command>;
+  return typeof m.run === "function" && typeof m.summary === "string";
+}
+
+/** The sub-commands, by name: the modules in bin/commands that export `run` and `summary`. */
+async function loadCommands(): Promise<Map<string, Command>> {
+  const commands = new Map<string, Command>();
+  for (const file of readdirSync(commandsDir).filter((f) => f.endsWith(".ts")).sort()) {
+    const mod: unknown = await import(join(commandsDir, file));
+    if (isCommand(mod)) commands.set(file.slice(0, -3), mod);
+  }
+  return commands;
+}
+
+/** Loads one command by name; undefined when no file of that name exports a command. */
+async function loadCommand(name: string): Promise<Command | undefined> {
+  const file = join(commandsDir, `${name}.ts`);
+  if (!/^[a-z][a-z0-9-]*$/.test(name) || !existsSync(file)) return undefined;
+  const mod: unknown = await import(file);
+  return isCommand(mod) ? mod : undefined;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
     const lines = ["usage: fsam-lab <command> [options]", "", "commands:"];
-    for (const n of commandNames()) {
-      const mod = (await import(join(commandsDir, `${n}.ts`))) as Command;
-      lines.push(`  ${n.padEnd(22)} ${mod.summary}`);
-    }
+    for (const [n, command] of await loadCommands()) lines.push(`  ${n.padEnd(22)} ${command.summary}`);
     console.log(lines.join("\n"));
     return name ? 0 : 1;
   }
-  const file = join(commandsDir, `${name}.ts`);
-  if (!/^[a-z][a-z0-9-]*$/.test(name) || !existsSync(file)) {
-    console.error(`fsam-lab: unknown command '${name}'. Known: ${commandNames().join(", ")}`);
+  const command = await loadCommand(name);
+  if (!command) {
+    console.error(`fsam-lab: unknown command '${name}'. Known: ${[...(await loadCommands()).keys()].join(", ")}`);
     return 2;
   }
-  const mod = (await import(file)) as Command;
-  return mod.run(rest);
+  return command.run(rest);
 }
 
 main(process.argv.slice(2)).then(

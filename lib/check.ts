@@ -29,3 +29,17 @@ export function checkPositiveNumber(what: string, value: unknown): number {
   }
   return value;
 }
+
+/**
+ * Checks that `value` is an integer (any sign).
+ *
+ * @param what how the error names the value.
+ * @returns the value.
+ * @throws Error `"<what> must be an integer, got <value>"` otherwise.
+ */
+export function checkInteger(what: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new Error(`${what} must be an integer, got ${String(value)}`);
+  }
+  return value;
+}

@@ -28,7 +28,7 @@ test("the public API: every fsam.<name> the notebooks use is exported, internals
   }
 });
 
-test("the fsam-lab bin lists every command in bin/commands and rejects unknown ones", () => {
+test("the fsam-lab bin lists every command in bin/commands with its summary, and rejects unknown ones with exit 2", () => {
   const pkg = JSON.parse(readFileSync(`${root}/package.json`, "utf8")) as { bin: Record<string, string> };
   const bin = `${root}/${pkg.bin["fsam-lab"]}`;
   const help = spawnSync(process.execPath, [bin, "help"], { encoding: "utf8" });
@@ -36,7 +36,14 @@ test("the fsam-lab bin lists every command in bin/commands and rejects unknown o
   const commands = readdirSync(`${root}/bin/commands`).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3));
   assert.ok(commands.length >= 9);
   for (const c of commands) assert.match(help.stdout, new RegExp(`^  ${c} `, "m"), `help lists ${c}`);
-  const bad = spawnSync(process.execPath, [bin, "no-such-command"], { encoding: "utf8" });
-  assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /unknown command 'no-such-command'/);
+  const listed = help.stdout.split("\n").filter((l) => l.startsWith("  "));
+  assert.equal(listed.length, commands.length, help.stdout);
+  for (const line of listed) assert.match(line, /^ {2}[a-z][a-z0-9-]* +\S.{9,}$/, `a command without a summary: '${line}'`);
+  assert.doesNotMatch(help.stdout, /undefined/);
+  // A shared helper (the flag parser, once in bin/commands) is no command: neither listed nor run.
+  for (const name of ["no-such-command", "parse-flags"]) {
+    const bad = spawnSync(process.execPath, [bin, name], { encoding: "utf8" });
+    assert.equal(bad.status, 2, `${name}: ${bad.stderr}`);
+    assert.match(bad.stderr, new RegExp(`^fsam-lab: unknown command '${name}'\\. Known: compare, `));
+  }
 });

@@ -3,13 +3,13 @@
  * (resumable: finished runs are skipped), then a summary (mean ± std of the task metric per
  * optimizer), merged histories and an HTML figure of the curves.
  */
-import { parseCommandFlags } from "./parse-flags.ts";
+import { parseCommandFlags } from "../cli-support/parse-flags.ts";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkOptimizerName, optimizerNames, type OptimizerName } from "../../lib/train/optimizer-names.ts";
-import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
+import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../cli-support/run-flags.ts";
 import { readResults, type RunRecord } from "../../lib/train/results-file.ts";
 import { fsamPaperLearningRates } from "../../lib/train/presets.ts";
 import type { CompareSummaryRow } from "../../lib/train/compare.ts";

@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseCommandFlags } from "./parse-flags.ts";
+import { parseCommandFlags } from "../cli-support/parse-flags.ts";
 import { type SafetensorsTensor, type SafetensorsWriteDtype, writeSafetensorsFile } from "../../lib/models/safetensors.ts";
 import { WEIGHT_FILES, findWeightFile, readModelWeights } from "../../lib/models/weight-files.ts";
 

@@ -4,7 +4,7 @@
  * vocab.txt) from the Hugging Face hub into the local cache, with a progress bar, and prints the
  * local folder.
  */
-import { parseCommandFlags } from "./parse-flags.ts";
+import { parseCommandFlags } from "../cli-support/parse-flags.ts";
 import { bertPresets, isBertPresetName } from "../../lib/models/config.ts";
 import { downloadModel } from "../../lib/models/hub.ts";
 import type { DownloadProgress } from "../../lib/download.ts";

@@ -13,7 +13,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, 
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../../lib/atomic-write.ts";
-import { parseCommandFlags } from "./parse-flags.ts";
+import { parseCommandFlags } from "../cli-support/parse-flags.ts";
 
 /** One line for `fsam-lab help`. */
 export const summary = "build the GPU kit for an offline GPU machine into out/gpu-kit (see gpu/README.md)";

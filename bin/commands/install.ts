@@ -3,7 +3,7 @@
  * kernel with Jupyter (no Python needed).
  */
 import { installKernelSpec, parseSpecArgs } from "../../kernel/kernelspec.ts";
-import { printHelpIfAsked } from "./parse-flags.ts";
+import { printHelpIfAsked } from "../cli-support/parse-flags.ts";
 
 /** One line for `fsam-lab help`. */
 export const summary = "register the Jupyter kernel: install [--user|--sys-prefix|--prefix DIR] [--name NAME]";

@@ -2,7 +2,7 @@
  * `fsam-lab kernel -f <connection_file>`: runs the FSAM Lab Jupyter kernel (Jupyter starts it through
  * the kernelspec written by `fsam-lab install`).
  */
-import { printHelpIfAsked } from "./parse-flags.ts";
+import { printHelpIfAsked } from "../cli-support/parse-flags.ts";
 
 /** One line for `fsam-lab help`. */
 export const summary = "run the Jupyter kernel: fsam-lab kernel -f <connection_file>";

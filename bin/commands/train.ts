@@ -2,12 +2,12 @@
  * `fsam-lab train`: headless fine-tuning with the library's trainer; progress on stderr, one line
  * per run on stdout, results JSON + history CSV written atomically after every run.
  */
-import { parseCommandFlags } from "./parse-flags.ts";
+import { parseCommandFlags } from "../cli-support/parse-flags.ts";
 import { join } from "node:path";
 import { existsSync, statSync } from "node:fs";
 import type { BackendName } from "../../lib/backend.ts";
 import { checkOptimizerName, optimizerNames } from "../../lib/train/optimizer-names.ts";
-import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
+import { runFlagSpec, runFlagsHelp, seedsFromFlags, trainOptionsFromFlags } from "../cli-support/run-flags.ts";
 import type { ResultsFile } from "../../lib/train/results-file.ts";
 
 /** One line for `fsam-lab help`. */

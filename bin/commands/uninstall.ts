@@ -2,7 +2,7 @@
  * `fsam-lab uninstall [--user | --sys-prefix | --prefix DIR] [--name NAME]`: removes the kernelspec.
  */
 import { parseSpecArgs, uninstallKernelSpec } from "../../kernel/kernelspec.ts";
-import { printHelpIfAsked } from "./parse-flags.ts";
+import { printHelpIfAsked } from "../cli-support/parse-flags.ts";
 
 /** One line for `fsam-lab help`. */
 export const summary = "remove the Jupyter kernel: uninstall [--user|--sys-prefix|--prefix DIR] [--name NAME]";

@@ -11,6 +11,7 @@
  * it later).
  */
 import { createRequire } from "node:module";
+import { checkPositiveInt } from "../check.ts";
 
 /** A loaded BLAS: the one routine the matmul kernels need, plus what the banner shows. */
 export interface Blas {
@@ -78,8 +79,7 @@ function tryLoad(): { blas?: Blas; reason?: string } {
           config,
           threads: () => getThreads() as number,
           setThreads: (count) => {
-            if (!Number.isInteger(count) || count < 1) throw new Error(`BLAS threads must be an integer >= 1, got ${count}`);
-            setThreads(count);
+            setThreads(checkPositiveInt("BLAS threads", count));
           },
         },
       };

@@ -8,6 +8,7 @@ import type { EncodedBatch, Example } from "../types.ts";
 import { mulberry32, shuffled } from "../random.ts";
 import { getTask, type TaskSpec } from "./tasks.ts";
 import type { BertTokenizer } from "./tokenizer.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** Options of {@link encodeExamples}. */
 export interface EncodeExamplesOptions {
@@ -93,7 +94,7 @@ export function encodeExamples(examples: readonly Example[], tokenizer: BertToke
  */
 export function batches(examples: readonly Example[], tokenizer: BertTokenizer, options: BatchOptions): BatchIterable {
   const { batchSize } = options;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`batches: batchSize must be a positive integer, got ${batchSize}`);
+  checkPositiveInt("batches: batchSize", batchSize);
   const ordered = options.shuffle ? shuffled(examples, mulberry32(options.seed ?? 0)) : examples.slice();
   const full = Math.floor(ordered.length / batchSize);
   const length = options.dropLast || ordered.length % batchSize === 0 ? full : full + 1;

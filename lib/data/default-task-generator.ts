@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Example } from "../types.ts";
 import { writeFileAtomic } from "../atomic-write.ts";
 import { mulberry32, randomInt, type Random } from "../random.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** Options of {@link generateDefaultTask}. */
 export interface DefaultTaskOptions {
@@ -156,9 +157,8 @@ function buildVocab(): string[] {
  */
 export function generateDefaultTask(options: DefaultTaskOptions = {}): GeneratedDefaultTask {
   const { seed, trainSize, devSize, labelNoise } = { ...DEFAULT_TASK_OPTIONS, ...options };
-  for (const [name, value] of [["trainSize", trainSize], ["devSize", devSize]] as const) {
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`generateDefaultTask: ${name} must be a positive integer, got ${value}`);
-  }
+  checkPositiveInt("generateDefaultTask: trainSize", trainSize);
+  checkPositiveInt("generateDefaultTask: devSize", devSize);
   if (!(labelNoise >= 0 && labelNoise < 0.5)) throw new Error(`generateDefaultTask: labelNoise must be in [0, 0.5), got ${labelNoise}`);
   const random = mulberry32(seed);
   const seen = new Set<string>();

@@ -13,6 +13,7 @@ import { computeFisher } from "../optim/fisher.ts";
 import { topKMask, kthLargest } from "../optim/topk.ts";
 import { blockOf, groupByBlock, LAYER_COMPONENTS } from "./blocks.ts";
 import { maskablePredicate, type MaskableRule } from "../optim/maskable.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** The mask state the atlas reads; a `FisherSAM` instance satisfies it. */
 export interface FisherMaskState {
@@ -299,7 +300,7 @@ export function keptFractionGrid(rows: readonly Pick<VariableAtlasRow, "name" | 
  */
 export function fisherAtlas(source: FisherMaskState | FisherAtlasInput, options: FisherAtlasOptions = {}): FisherAtlas {
   const bins = options.bins ?? 40;
-  if (!Number.isInteger(bins) || bins < 1) throw new Error(`fisherAtlas: option bins must be a positive integer, got ${bins}`);
+  checkPositiveInt("fisherAtlas: option bins", bins);
   const state = maskState(source);
   const names = [...state.maskData.keys()];
   for (const name of names) {

@@ -40,6 +40,7 @@ import {
   zerosLike,
 } from "./param-vector.ts";
 import { withSecondOrderGradients } from "./second-order-gradients.ts";
+import { checkPositiveNumber } from "../check.ts";
 
 /** How Hessian-vector products are computed. */
 export type HvpMethod = "double-backprop" | "finite-difference";
@@ -238,9 +239,7 @@ export async function createHvp(
   if (!["auto", "double-backprop", "finite-difference"].includes(requested)) {
     throw new Error(`option method must be "auto", "double-backprop" or "finite-difference", got ${JSON.stringify(requested)}`);
   }
-  if (options.fdStep !== undefined && !(options.fdStep > 0)) {
-    throw new Error(`option fdStep must be a positive number, got ${options.fdStep}`);
-  }
+  if (options.fdStep !== undefined) checkPositiveNumber("option fdStep", options.fdStep);
   if (options.fdRichardson !== undefined && typeof options.fdRichardson !== "boolean") {
     throw new Error(`option fdRichardson must be a boolean, got ${JSON.stringify(options.fdRichardson)}`);
   }

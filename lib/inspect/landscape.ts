@@ -10,6 +10,7 @@ import type { EncodedBatch, SequenceModel } from "../types.ts";
 import { type Direction, type WeightSnapshot, directionTensors, snapshotWeights } from "./directions.ts";
 import { assignAll, assignOffset, disposeVector, snapshot } from "./param-vector.ts";
 import { progressCheckpoint, type LongRunOptions } from "./progress.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** What an evaluator returns at the current weights: the mean loss, and the accuracy if known. */
 export interface LandscapeEvaluation {
@@ -81,7 +82,7 @@ async function readEvaluation(evaluate: LandscapeEvaluator): Promise<{ loss: num
 
 /** `n` evenly spaced values from `lo` to `hi` inclusive. */
 export function linspace(lo: number, hi: number, n: number): number[] {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`number of points must be a positive integer, got ${n}`);
+  checkPositiveInt("number of points", n);
   if (n === 1) return [lo];
   return Array.from({ length: n }, (_, i) => (i === n - 1 ? hi : lo + ((hi - lo) * i) / (n - 1)));
 }

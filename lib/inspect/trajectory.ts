@@ -14,6 +14,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { type Direction, type WeightSnapshot, snapshotWeights } from "./directions.ts";
+import { checkPositiveInt } from "../check.ts";
 import { symmetricEigen } from "./linalg.ts";
 
 /** Options of {@link recordTrajectory}. */
@@ -57,7 +58,7 @@ export interface TrajectoryRecorder {
  */
 export function recordTrajectory(vars: readonly tf.Variable[], options: RecordTrajectoryOptions = {}): TrajectoryRecorder {
   const every = options.every ?? 10;
-  if (!Number.isInteger(every) || every < 1) throw new Error(`recordTrajectory: option every must be a positive integer (steps between snapshots), got ${every}`);
+  checkPositiveInt("recordTrajectory: option every", every);
   if (!Array.isArray(vars) || vars.length === 0) throw new Error("recordTrajectory: vars is empty; pass the model's variables (model.variables)");
   const snapshots: WeightSnapshot[] = [];
   const steps: number[] = [];
@@ -123,7 +124,7 @@ export function pcaDirections(
   options: PcaDirectionsOptions = {},
 ): TrajectoryPca {
   const k = options.components ?? 2;
-  if (!Number.isInteger(k) || k < 1) throw new Error(`pcaDirections: option components must be a positive integer, got ${k}`);
+  checkPositiveInt("pcaDirections: option components", k);
   if (!Array.isArray(snapshots) || snapshots.length < 2) {
     throw new Error(`pcaDirections: need at least 2 snapshots of the trajectory, got ${Array.isArray(snapshots) ? snapshots.length : typeof snapshots}`);
   }

@@ -11,6 +11,7 @@ import { type ParameterSpec, initialValue } from "./init.ts";
 import { dropout, linear } from "./ops.ts";
 import { chooseScope, createNamedVariables } from "./variables.ts";
 import { mulberry32 } from "../random.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** What loading a checkpoint did, by Hugging Face parameter name (see checkpoint.ts). */
 export interface CheckpointReport {
@@ -49,9 +50,7 @@ function seedStream(seed: number): () => number {
 }
 
 function checkNumLabels(numLabels: number): void {
-  if (!Number.isInteger(numLabels) || numLabels < 1) {
-    throw new Error(`numLabels must be an integer >= 1, got ${numLabels}`);
-  }
+  checkPositiveInt("numLabels", numLabels);
 }
 
 /**

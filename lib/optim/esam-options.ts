@@ -4,6 +4,8 @@
  * The SAM and FSAM options they add to are resolved by options.ts, unchanged.
  */
 import type { FisherSAMOptions, SAMOptions } from "./options.ts";
+import { choicesText, optimizerOptionTable, optionDefaults } from "./option-table.ts";
+import { checkInteger } from "../check.ts";
 
 /**
  * How ESAM's stochastic weight perturbation (SWP) picks the perturbed weights.
@@ -24,18 +26,18 @@ export interface ESAMSamplingOptions {
   /**
    * SWP's β: the probability that a weight (or, with `"freeze-tensors"`, a whole variable) takes
    * part in the perturbation; the perturbation is scaled by 1/β. In (0, 1]; 1 perturbs every
-   * weight (SAM). Default 0.5 (the FSAM authors' GLUE scripts).
+   * weight (SAM). Default: {@link optimizerOptionTable}.
    */
   beta?: number;
   /**
    * SDS's γ: the fraction of the mini-batch whose gradient at w + e updates the weights, the
    * ⌊γ·B⌋ examples (at least 1) with the largest loss increase ℓ_i(w + e) − ℓ_i(w). In (0, 1];
-   * 1 uses the whole batch (SAM). Default 0.5 (the FSAM authors' GLUE scripts).
+   * 1 uses the whole batch (SAM). Default: {@link optimizerOptionTable}.
    */
   gamma?: number;
-  /** Seed of SWP's random draws (mulberry32, lib/random.ts). Integer. Default 0. */
+  /** Seed of SWP's random draws (mulberry32, lib/random.ts). Integer. Default: {@link optimizerOptionTable}. */
   seed?: number;
-  /** Which weights SWP perturbs; see {@link WeightSampling}. Default `"per-element"` (the paper). */
+  /** Which weights SWP perturbs; see {@link WeightSampling}. Default: {@link optimizerOptionTable}. */
   weightSampling?: WeightSampling;
 }
 
@@ -67,14 +69,14 @@ export function splitESAMOptions<T extends object>(
 ): { sampling: ResolvedESAMSamplingOptions; rest: Omit<T, keyof ESAMSamplingOptions> } {
   const rest: Record<string, unknown> = { ...(options as object) };
   for (const key of samplingKeys) delete rest[key];
-  const { beta = 0.5, gamma = 0.5, seed = 0, weightSampling = "per-element" } = options;
+  const defaults = optionDefaults(samplingKeys);
+  const { beta = defaults.beta, gamma = defaults.gamma, seed = defaults.seed, weightSampling = defaults.weightSampling } = options;
   fraction(owner, "beta", "the fraction of weights perturbed", beta);
   fraction(owner, "gamma", "the fraction of the batch selected", gamma);
-  if (typeof seed !== "number" || !Number.isInteger(seed)) {
-    throw new Error(`${owner}: option seed must be an integer, got ${String(seed)}`);
-  }
-  if (weightSampling !== "per-element" && weightSampling !== "freeze-tensors") {
-    throw new Error(`${owner}: option weightSampling must be "per-element" or "freeze-tensors", got ${String(weightSampling)}`);
+  checkInteger(`${owner}: option seed`, seed);
+  const samplings = optimizerOptionTable.weightSampling.choices;
+  if (!samplings.includes(weightSampling)) {
+    throw new Error(`${owner}: option weightSampling must be ${choicesText(samplings)}, got ${String(weightSampling)}`);
   }
   return { sampling: { beta, gamma, seed, weightSampling }, rest: rest as Omit<T, keyof ESAMSamplingOptions> };
 }

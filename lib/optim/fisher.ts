@@ -2,6 +2,7 @@
  * Empirical Fisher information per parameter: F_j = (1/N) Σ_{i<N} (∂ loss(i) / ∂w_j)².
  */
 import * as tf from "@tensorflow/tfjs";
+import { checkPositiveInt } from "../check.ts";
 
 /**
  * Calls `loss(i)` and checks that it returned a scalar tensor; the error names the option
@@ -64,7 +65,7 @@ export async function computeFisherAsync(
 
 /** The Fisher scores of {@link computeFisher} as tensors on the backend, aligned with `vars` (the caller disposes them). */
 function fisherTensors(loss: (i: number) => tf.Scalar, vars: tf.Variable[], n: number): tf.Tensor[] {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`computeFisher: n must be an integer >= 1, got ${n}`);
+  checkPositiveInt("computeFisher: n", n);
   if (vars.length === 0) return [];
   // The first sample's squares start the sums (no zero-filled accumulators to allocate and add).
   let sums: tf.Tensor[] = [];

@@ -3,13 +3,15 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { maskablePredicate, maskableRuleName, type MaskableRule, type MaskableRuleName } from "./maskable.ts";
+import { checkPositiveInt } from "../check.ts";
+import { choicesText, optimizerOptionTable, optionDefaults } from "./option-table.ts";
 
 /** Options of {@link SAM} (SAM, ASAM and GSAM). */
 export interface SAMOptions {
   /**
    * Neighbourhood radius ρ of SAM (Foret et al. 2021): the weights are perturbed by
    * e = ρ·g/‖g‖₂ before the gradient that updates them is taken. ρ = 0 makes SAM the base
-   * optimizer. Must be ≥ 0. Default 0.05 (the common choice of Foret et al.).
+   * optimizer. Must be ≥ 0. Default: {@link optimizerOptionTable}.
    */
   rho?: number;
   /**
@@ -21,16 +23,16 @@ export interface SAMOptions {
   adaptive?: boolean;
   /**
    * ASAM's η, added to |w| so that zero weights are still perturbed. Must be ≥ 0. Only used when
-   * `adaptive` is true. Default 0 (the ASAM paper uses 0.01).
+   * `adaptive` is true. Default 0 here (the named `asam` takes {@link optimizerOptionTable}'s).
    */
   eta?: number;
   /**
    * GSAM's α (Zhuang et al. 2022): before the update, the perturbed gradient g' is replaced by
    * g' − α·g⊥, where g⊥ is the component of the unperturbed gradient g orthogonal to g' (global dot
-   * products over all variables). 0 disables GSAM. Must be ≥ 0. Default 0 (Zhuang et al. tune α in about 0.01–0.3).
+   * products over all variables). 0 disables GSAM. Must be ≥ 0. Default 0 here (the named `gsam` takes {@link optimizerOptionTable}'s).
    */
   gsamAlpha?: number;
-  /** ε added to the global gradient norm to avoid dividing by zero. Must be ≥ 0. Default 1e-12. */
+  /** ε added to the global gradient norm to avoid dividing by zero. Must be ≥ 0. Default: {@link optimizerOptionTable}. */
   eps?: number;
   /**
    * GSAM's ρ schedule (Zhuang et al. 2022): ρ_t follows the learning rate,
@@ -60,18 +62,18 @@ export interface FisherSAMOptions extends SAMOptions {
    * Fraction of the maskable parameters that are *not* perturbed (FSAM's sparsity s, Zhong et al.
    * 2022): the mask keeps the k = floor((1 − s)·n) parameters with the largest Fisher information
    * over all maskable variables together (one global top-k). 0 is SAM; 1 is the base optimizer.
-   * In [0, 1]. Default 0.9 (the paper's choice).
+   * In [0, 1]. Default: {@link optimizerOptionTable}.
    */
   sparsity?: number;
   /**
    * Mask refresh interval T_m: the Fisher information and the mask are recomputed at every step t
    * with t % maskInterval == 0 (t counted from 0, before that step's perturbation). Integer ≥ 1.
-   * Default 100 (the paper's T_m).
+   * Default: {@link optimizerOptionTable}.
    */
   maskInterval?: number;
   /**
    * N_F, the number of `fisherLoss(i)` calls (i = 0 … N−1) averaged in the per-sample Fisher
-   * F_j = (1/N) Σ_i (∂ fisherLoss(i) / ∂w_j)². Integer ≥ 1. Default 128 (the paper's N_F).
+   * F_j = (1/N) Σ_i (∂ fisherLoss(i) / ∂w_j)². Integer ≥ 1. Default: {@link optimizerOptionTable}.
    * Not used in `"batch"` mode.
    */
   fisherSamples?: number;
@@ -83,7 +85,7 @@ export interface FisherSAMOptions extends SAMOptions {
    */
   fisherLoss?: (i: number) => tf.Scalar;
   /**
-   * `"per-sample"` (default): the empirical Fisher of the paper's equation, the mean of squared
+   * `"per-sample"` (the default, {@link optimizerOptionTable}): the empirical Fisher of the paper's equation, the mean of squared
    * per-example gradients over `fisherSamples` calls (one backward pass per example), E[g²].
    * `"batch"`: F_j = (∂ fisherLoss(0) / ∂w_j)², the square of one mini-batch gradient, which is what
    * the authors' released code computes (the training step's gradient, dropout on); one backward
@@ -94,8 +96,8 @@ export interface FisherSAMOptions extends SAMOptions {
   fisherMode?: FisherMode;
   /**
    * Which variables the mask applies to (see {@link MaskableRule}). Non-maskable variables take no
-   * part in the Fisher top-k and keep their full SAM perturbation. Default `"authors"`: names
-   * containing `bias` or `embed` are not maskable, as in the authors' released code.
+   * part in the Fisher top-k and keep their full SAM perturbation. Default (see {@link optimizerOptionTable})
+   * `"authors"`: names containing `bias` or `embed` are not maskable, as in the authors' released code.
    */
   maskable?: MaskableRule;
 }
@@ -111,19 +113,12 @@ export type ResolvedFisherSAMOptions = Required<Omit<FisherSAMOptions, "maskable
   maskableRule: MaskableRuleName;
 };
 
-const samDefaults: ResolvedSAMOptions = { rho: 0.05, adaptive: false, eta: 0, gsamAlpha: 0, eps: 1e-12, rhoSchedule: null };
+const samDefaults: ResolvedSAMOptions = { ...optionDefaults(["rho", "eta", "gsamAlpha", "eps"], true), adaptive: false, rhoSchedule: null };
 
 /** Throws unless `value` is a finite number ≥ 0. */
 function nonNegative(owner: string, name: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new Error(`${owner}: option ${name} must be a finite number >= 0, got ${String(value)}`);
-  }
-}
-
-/** Throws unless `value` is an integer ≥ 1. */
-function positiveInteger(owner: string, name: string, value: unknown): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new Error(`${owner}: option ${name} must be an integer >= 1, got ${String(value)}`);
   }
 }
 
@@ -186,26 +181,28 @@ export function resolveFisherSAMOptions(options: FisherSAMOptions = {}): Resolve
     "maskable",
   ]);
   const sam = resolveSAMOptions(samOptionsOf(options), owner);
+  const defaults = optionDefaults(["sparsity", "maskInterval", "fisherSamples", "fisherMode", "maskable"]);
   const {
-    sparsity = 0.9,
-    maskInterval = 100,
-    fisherSamples = 128,
+    sparsity = defaults.sparsity,
+    maskInterval = defaults.maskInterval,
+    fisherSamples = defaults.fisherSamples,
     fisherLoss,
-    fisherMode = "per-sample",
-    maskable = "authors",
+    fisherMode = defaults.fisherMode,
+    maskable = defaults.maskable,
   } = options;
   if (typeof sparsity !== "number" || !(sparsity >= 0 && sparsity <= 1)) {
     throw new Error(`${owner}: option sparsity must be a number in [0, 1], got ${String(sparsity)}`);
   }
-  positiveInteger(owner, "maskInterval", maskInterval);
-  positiveInteger(owner, "fisherSamples", fisherSamples);
+  checkPositiveInt(`${owner}: option maskInterval`, maskInterval);
+  checkPositiveInt(`${owner}: option fisherSamples`, fisherSamples);
   if (typeof fisherLoss !== "function") {
     throw new Error(
       `${owner}: option fisherLoss is required, a function (i: number) => tf.Scalar, got ${String(fisherLoss)}`,
     );
   }
-  if (fisherMode !== "per-sample" && fisherMode !== "batch") {
-    throw new Error(`${owner}: option fisherMode must be "per-sample" or "batch", got ${String(fisherMode)}`);
+  const fisherModes = optimizerOptionTable.fisherMode.choices;
+  if (!fisherModes.includes(fisherMode)) {
+    throw new Error(`${owner}: option fisherMode must be ${choicesText(fisherModes)}, got ${String(fisherMode)}`);
   }
   const predicate = maskablePredicate(maskable, owner);
   return { ...sam, sparsity, maskInterval, fisherSamples, fisherLoss, fisherMode, maskable: predicate, maskableRule: maskableRuleName(maskable) };

@@ -17,16 +17,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { hfName } from "../names.ts";
+import { optimizerOptionTable as table } from "../optim/option-table.ts";
 
 /** Options of {@link AdamW}. Defaults are the FSAM paper's fine-tuning settings. */
 export interface AdamWOptions {
   /** Step size. Default 1e-3 (the trainer sets it every step from its schedule). */
   learningRate?: number;
-  /** Decay of the first moment. Default 0.9. */
+  /** Decay of the first moment. Default: the option table's `beta1` (lib/optim/option-table.ts). */
   beta1?: number;
-  /** Decay of the second moment. Default 0.98 (FSAM paper, following RoBERTa). */
+  /** Decay of the second moment. Default: the option table's `beta2` (FSAM paper, following RoBERTa). */
   beta2?: number;
-  /** Added to the denominator. Default 1e-6 (FSAM paper). */
+  /** Added to the denominator. Default: the option table's `epsilon` (FSAM paper). */
   epsilon?: number;
   /** Decoupled weight decay λ. Default 0 (plain Adam); 0.01 is the paper's value for AdamW. */
   weightDecay?: number;
@@ -84,9 +85,9 @@ export class AdamW extends tf.Optimizer {
   constructor(options: AdamWOptions = {}) {
     super();
     this.learningRate = options.learningRate ?? 1e-3;
-    this.beta1 = options.beta1 ?? 0.9;
-    this.beta2 = options.beta2 ?? 0.98;
-    this.epsilon = options.epsilon ?? 1e-6;
+    this.beta1 = options.beta1 ?? table.beta1.default;
+    this.beta2 = options.beta2 ?? table.beta2.default;
+    this.epsilon = options.epsilon ?? table.epsilon.default;
     this.weightDecay = options.weightDecay ?? 0;
     this.decay = options.decay ?? decayedByDefault;
     this.weightDecayMode = options.weightDecayMode ?? "decoupled";

@@ -14,6 +14,7 @@ import type { HistoryRow } from "./history.ts";
 import { TrainingProgress, type ProgressState } from "./progress.ts";
 import type { Evaluation } from "./evaluate.ts";
 import { DivergenceError, WeightHold, checkDivergencePolicy, describeDivergence, readStepLoss, type Divergence, type DivergencePolicy } from "./divergence.ts";
+import { checkPositiveInt } from "../check.ts";
 
 /** A mask refresh reported by FisherSAM (the part of its event the trainer records). */
 export interface MaskRefreshRecord {
@@ -124,9 +125,7 @@ function nextTurn(): Promise<void> {
 export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<TrainingLoopResult> {
   const { model, optimizer, schedule, stepsPerEpoch, epochs } = setup;
   const totalSteps = Math.min(setup.maxSteps ?? Infinity, epochs * stepsPerEpoch);
-  if (setup.earlyStopping && !(Number.isInteger(setup.earlyStopping.patience) && setup.earlyStopping.patience >= 1)) {
-    throw new Error(`earlyStopping.patience must be an integer >= 1, got ${setup.earlyStopping.patience}`);
-  }
+  if (setup.earlyStopping) checkPositiveInt("earlyStopping.patience", setup.earlyStopping.patience);
   const onDivergence = checkDivergencePolicy(setup.onDivergence ?? "stop");
   const monitorLoss = setup.earlyStopping?.metric === "loss";
   const minDelta = setup.earlyStopping?.minDelta ?? 0;

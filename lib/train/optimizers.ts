@@ -1,18 +1,18 @@
 /**
  * Optimizers by name, with the defaults of the papers they come from.
  *
- * | name    | what it is                                   | defaults (source)                              |
+ * | name    | what it is                                   | options (defaults and their sources: {@link optimizerOptionTable}) |
  * |---------|----------------------------------------------|------------------------------------------------|
- * | `adam`  | Adam (decoupled decay only if asked)         | β=(0.9, 0.98), ε=1e-6, weightDecay 0 (FSAM paper §4 fine-tuning setup) |
+ * | `adam`  | Adam (decoupled decay only if asked)         | β1, β2, ε (FSAM paper §4 fine-tuning setup), weightDecay 0 |
  * | `adamw` | AdamW, decoupled weight decay                | as `adam`, weightDecay 0.01 (FSAM paper; HF `run_glue.py` excludes biases/LayerNorm) |
  * | `sgd`   | SGD, optional heavy-ball momentum            | momentum 0                                     |
- * | `sam`   | SAM (Foret et al., ICLR 2021) on `base`      | ρ=0.05 (Foret et al.; FSAM paper)              |
- * | `asam`  | Adaptive SAM (Kwon et al., ICML 2021)        | ρ=0.5, η=0.01 (Kwon et al. §5: ASAM needs a ~10× larger ρ) |
- * | `gsam`  | Surrogate-gap SAM (Zhuang et al., ICLR 2022) | ρ=0.05 → ρ_min=ρ/10 following the LR schedule (GSAM), α=0.1 (a lab default inside the 0.01–0.3 range GSAM tunes over) |
- * | `fsam`  | Fisher SAM (Zhong et al., EMNLP 2022 Findings)| ρ=0.05, sparsity 0.9, maskInterval 100, fisherSamples 128 (FSAM paper), maskable `authors` (their code) |
+ * | `sam`   | SAM (Foret et al., ICLR 2021) on `base`      | ρ                                              |
+ * | `asam`  | Adaptive SAM (Kwon et al., ICML 2021)        | ASAM's ρ (`adaptiveDefault`), η                |
+ * | `gsam`  | Surrogate-gap SAM (Zhuang et al., ICLR 2022) | ρ → ρ_min=ρ/10 following the LR schedule (GSAM), α |
+ * | `fsam`  | Fisher SAM (Zhong et al., EMNLP 2022 Findings)| ρ, sparsity, maskInterval, fisherSamples, fisherMode, maskable |
  * | `fasam` | Fisher mask on ASAM                          | ASAM's ρ, η + FSAM's mask options              |
  * | `fgsam` | Fisher mask on GSAM                          | GSAM's ρ, α + FSAM's mask options              |
- * | `esam`  | Efficient SAM (Du et al., ICLR 2022)         | ρ=0.05, β=0.5, γ=0.5 (the FSAM authors' GLUE scripts), per-element SWP (the paper) |
+ * | `esam`  | Efficient SAM (Du et al., ICLR 2022)         | ρ, β, γ, weightSampling, seed                  |
  * | `fesam` | Fisher mask on ESAM (the FSAM authors' run)  | ESAM's ρ, β, γ + FSAM's mask options           |
  *
  * The SAM family wraps a base optimizer (`base`, default `adam`, built with the same options), so a
@@ -27,9 +27,11 @@ import { ESAM, FisherESAM } from "../optim/esam.ts";
 import type { WeightSampling } from "../optim/esam-options.ts";
 import { checkOptimizerName, type OptimizerName } from "./optimizer-names.ts";
 import { maskableRuleName, type MaskableRule } from "../optim/maskable.ts";
+import type { FisherMode } from "../optim/options.ts";
+import { baseOptimizerNames, optimizerOptionTable, optionDefaults } from "../optim/option-table.ts";
 
 /** Base optimizers the SAM family can wrap. */
-export type BaseOptimizerName = "adam" | "adamw" | "sgd";
+export type BaseOptimizerName = (typeof baseOptimizerNames)[number];
 
 /** Options for {@link createOptimizer}; each applies to the optimizers that use it. */
 export interface OptimizerOptions {
@@ -43,23 +45,23 @@ export interface OptimizerOptions {
    * (what the FSAM authors' code runs; see adamw.ts).
    */
   weightDecayMode?: "decoupled" | "l2";
-  /** Adam β1. Default 0.9. */
+  /** Adam β1. Default: {@link optimizerOptionTable}. */
   beta1?: number;
-  /** Adam β2. Default 0.98. */
+  /** Adam β2. Default: {@link optimizerOptionTable}. */
   beta2?: number;
-  /** Adam ε. Default 1e-6. */
+  /** Adam ε. Default: {@link optimizerOptionTable}. */
   epsilon?: number;
   /** SGD momentum. Default 0. */
   momentum?: number;
   /** Global-norm gradient clipping of the applied gradient; off when undefined. */
   clipNorm?: number;
-  /** Base optimizer of the SAM family. Default `adam`. */
+  /** Base optimizer of the SAM family. Default: {@link optimizerOptionTable}. */
   base?: BaseOptimizerName;
-  /** SAM neighbourhood radius ρ. Default 0.05 (0.5 for `asam`/`fasam`). */
+  /** SAM neighbourhood radius ρ. Default: {@link optimizerOptionTable} (ASAM's for `asam`/`fasam`). */
   rho?: number;
-  /** ASAM's η in T = |w| + η. Default 0.01 for `asam`/`fasam`. */
+  /** ASAM's η in T = |w| + η (`asam`/`fasam`). Default: {@link optimizerOptionTable}. */
   eta?: number;
-  /** GSAM's α. Default 0.1 for `gsam`/`fgsam`. */
+  /** GSAM's α (`gsam`/`fgsam`). Default: {@link optimizerOptionTable}. */
   gsamAlpha?: number;
   /**
    * GSAM's ρ_min (`gsam`/`fgsam`): ρ_t = rhoMin + (rho − rhoMin)·lr_t/lr, following the learning-rate
@@ -67,29 +69,29 @@ export interface OptimizerOptions {
    * 0.01 → 0.001 schedule the FSAM authors' code configures). Equal to rho: constant ρ.
    */
   rhoMin?: number;
-  /** FSAM: fraction of parameters NOT perturbed. Default 0.9. */
+  /** FSAM: fraction of parameters NOT perturbed. Default: {@link optimizerOptionTable}. */
   sparsity?: number;
-  /** FSAM: steps between Fisher-mask refreshes. Default 100. */
+  /** FSAM: steps between Fisher-mask refreshes. Default: {@link optimizerOptionTable}. */
   maskInterval?: number;
-  /** FSAM: number of per-example gradients in the Fisher estimate. Default 128. */
+  /** FSAM: number of per-example gradients in the Fisher estimate. Default: {@link optimizerOptionTable}. */
   fisherSamples?: number;
   /** FSAM: per-sample Fisher (the paper) or one squared batch gradient (the authors' code). */
-  fisherMode?: "per-sample" | "batch";
+  fisherMode?: FisherMode;
   /** FSAM: loss of training example i (a batch of one); the trainer builds it from the data. */
   fisherLoss?: (i: number) => tf.Scalar;
   /**
-   * FSAM: which variables the mask applies to — `"authors"` (default: names containing `bias` or
+   * FSAM: which variables the mask applies to — `"authors"` (the default: names containing `bias` or
    * `embed` are not maskable and keep their full perturbation), `"all"`, or a predicate
    * (lib/optim/maskable.ts).
    */
   maskable?: MaskableRule;
-  /** ESAM: fraction of the weights perturbed (SWP's β). Default 0.5 for `esam`/`fesam`. */
+  /** ESAM: fraction of the weights perturbed (SWP's β). Default: {@link optimizerOptionTable}. */
   beta?: number;
-  /** ESAM: fraction of the batch whose perturbed gradient is used (SDS's γ). Default 0.5. */
+  /** ESAM: fraction of the batch whose perturbed gradient is used (SDS's γ). Default: {@link optimizerOptionTable}. */
   gamma?: number;
   /** ESAM: per-element SWP (the paper) or whole tensors frozen (the authors' code). */
   weightSampling?: WeightSampling;
-  /** ESAM: seed of SWP's draws. Default 0; `train()` passes its seed. Ignored by the others. */
+  /** ESAM: seed of SWP's draws (default: {@link optimizerOptionTable}); `train()` passes its seed. Ignored by the others. */
   seed?: number;
 }
 
@@ -107,9 +109,12 @@ export interface BuiltOptimizer {
 
 /** The option defaults of an optimizer name (see the table at the top of this file). */
 export function optimizerDefaults(name: OptimizerName): Record<string, string | number> {
-  const adam = { beta1: 0.9, beta2: 0.98, epsilon: 1e-6 };
-  const mask = { sparsity: 0.9, maskInterval: 100, fisherSamples: 128, fisherMode: "per-sample", maskable: "authors" };
-  const efficient = { beta: 0.5, gamma: 0.5, weightSampling: "per-element", seed: 0 };
+  const adam = optionDefaults(["beta1", "beta2", "epsilon"]);
+  const mask = optionDefaults(["sparsity", "maskInterval", "fisherSamples", "fisherMode", "maskable"]);
+  const efficient = optionDefaults(["beta", "gamma", "weightSampling", "seed"]);
+  const { base, rho } = optionDefaults(["base", "rho"]);
+  const asam = { rho: optimizerOptionTable.rho.adaptiveDefault as number, ...optionDefaults(["eta"]) };
+  const gsam = { rho, rhoMin: rho / 10, ...optionDefaults(["gsamAlpha"]) };
   switch (name) {
     case "adam":
       return { ...adam, weightDecay: 0 };
@@ -118,21 +123,21 @@ export function optimizerDefaults(name: OptimizerName): Record<string, string | 
     case "sgd":
       return { momentum: 0, weightDecay: 0 };
     case "sam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05 };
+      return { base, ...adam, weightDecay: 0, rho };
     case "asam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.5, eta: 0.01 };
+      return { base, ...adam, weightDecay: 0, ...asam };
     case "gsam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, rhoMin: 0.005, gsamAlpha: 0.1 };
+      return { base, ...adam, weightDecay: 0, ...gsam };
     case "fsam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...mask };
+      return { base, ...adam, weightDecay: 0, rho, ...mask };
     case "fasam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.5, eta: 0.01, ...mask };
+      return { base, ...adam, weightDecay: 0, ...asam, ...mask };
     case "fgsam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, rhoMin: 0.005, gsamAlpha: 0.1, ...mask };
+      return { base, ...adam, weightDecay: 0, ...gsam, ...mask };
     case "esam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...efficient };
+      return { base, ...adam, weightDecay: 0, rho, ...efficient };
     case "fesam":
-      return { base: "adam", ...adam, weightDecay: 0, rho: 0.05, ...efficient, ...mask };
+      return { base, ...adam, weightDecay: 0, rho, ...efficient, ...mask };
   }
 }
 
@@ -174,11 +179,11 @@ export function createOptimizer(name: string, options: OptimizerOptions = {}): B
     ...(isEfficient && seed !== undefined ? { seed } : {}),
     lr,
   };
-  if (options.base && !["adam", "adamw", "sgd"].includes(options.base)) {
+  if (options.base && !baseOptimizerNames.includes(options.base)) {
     throw new Error(`base: unknown base optimizer '${options.base}' (use adam, adamw or sgd)`);
   }
   if (optName === "adamw" && options.weightDecay === undefined) settings.weightDecay = 0.01;
-  const isSamFamily = !["adam", "adamw", "sgd"].includes(optName);
+  const isSamFamily = !(baseOptimizerNames as readonly string[]).includes(optName);
   const baseKind = (isSamFamily ? (settings.base as BaseOptimizerName) : optName) as BaseOptimizerName;
   if (baseKind === "adamw" && options.weightDecay === undefined) settings.weightDecay = 0.01;
   let base = baseOptimizer(baseKind, settings, lr);
@@ -217,7 +222,7 @@ export function createOptimizer(name: string, options: OptimizerOptions = {}): B
     sparsity: Number(settings.sparsity),
     maskInterval: Number(settings.maskInterval),
     fisherSamples: Number(settings.fisherSamples),
-    fisherMode: settings.fisherMode as "per-sample" | "batch",
+    fisherMode: settings.fisherMode as FisherMode,
     fisherLoss: options.fisherLoss,
     ...(options.maskable ? { maskable: options.maskable } : {}),
   });

@@ -5,6 +5,7 @@
  */
 import type { OptimizerOptions } from "./optimizers.ts";
 import type { ScheduleKind } from "./schedule.ts";
+import { optionDefaults } from "../optim/option-table.ts";
 
 /** The preset names. */
 export const presetNames = ["fsam-paper"] as const;
@@ -38,12 +39,13 @@ export function checkPresetName(name: string): PresetName {
 }
 
 /**
- * The options of a preset for a task and optimizer. `fsam-paper`: Adam (β 0.9/0.98, ε 1e-6) with
+ * The options of a preset for a task and optimizer. `fsam-paper`: Adam with the paper's β1, β2, ε and
  * weight decay 0.01 as L2 on every parameter (`torch.optim.Adam`'s `weight_decay`, which the authors'
  * `samsgd` optimizer wraps), no gradient clipping, 10 epochs, the task's peak learning rate
  * ({@link fsamPaperLearningRates}; other tasks get none, so `lr` must then be given), 6 % linear
- * warm-up then linear decay to 0 (fairseq's `polynomial_decay` with power 1), batch 32, ρ 0.05 (not for
- * ASAM, whose ρ lives on another scale), sparsity 0.9 and mask interval T_m = 100.
+ * warm-up then linear decay to 0 (fairseq's `polynomial_decay` with power 1), batch 32, the paper's ρ
+ * (not for ASAM, whose ρ lives on another scale), sparsity s and mask interval T_m. The paper's
+ * optimizer values are the defaults of the option table (lib/optim/option-table.ts).
  */
 export function presetOptions(name: PresetName, task: string, optimizer: string): Partial<PresetOptions> {
   checkPresetName(name);
@@ -56,15 +58,11 @@ export function presetOptions(name: PresetName, task: string, optimizer: string)
     warmupRatio: 0.06,
     schedule: "linear",
     clipNorm: 0,
-    base: "adam",
-    beta1: 0.9,
-    beta2: 0.98,
-    epsilon: 1e-6,
+    ...optionDefaults(["base", "beta1", "beta2", "epsilon"]),
     weightDecay: 0.01,
     weightDecayMode: "l2",
-    ...(adaptive ? {} : { rho: 0.05 }),
-    sparsity: 0.9,
-    maskInterval: 100,
+    ...(adaptive ? {} : optionDefaults(["rho"])),
+    ...optionDefaults(["sparsity", "maskInterval"]),
   };
 }
 

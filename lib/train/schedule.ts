@@ -5,6 +5,7 @@
  * `get_polynomial_decay_schedule_with_warmup`, `get_constant_schedule_with_warmup`), which the FSAM
  * authors' GLUE scripts use with a 6 % warm-up.
  */
+import { checkPositiveInt, checkPositiveNumber } from "../check.ts";
 
 /** The shape of the decay after warm-up. */
 export type ScheduleKind = "constant" | "linear" | "polynomial";
@@ -52,10 +53,8 @@ export function makeSchedule(
   if (!["constant", "linear", "polynomial"].includes(s.kind)) {
     throw new Error(`schedule: unknown kind '${String(s.kind)}' (use constant, linear or polynomial)`);
   }
-  if (!(peakLr > 0) || !Number.isFinite(peakLr)) throw new Error(`lr must be a positive number, got ${peakLr}`);
-  if (!Number.isInteger(totalSteps) || totalSteps < 1) {
-    throw new Error(`schedule: totalSteps must be a positive integer, got ${totalSteps}`);
-  }
+  checkPositiveNumber("lr", peakLr);
+  checkPositiveInt("schedule: totalSteps", totalSteps);
   if (!(warmupRatio >= 0 && warmupRatio <= 1)) {
     throw new Error(`warmupRatio must be in [0, 1], got ${warmupRatio}`);
   }

@@ -29,7 +29,7 @@ import type { HistoryRow } from "./history.ts";
 import { historyFrame } from "./history-frame.ts";
 import { TrainingProgress } from "./progress.ts";
 import { saveBestCheckpoint, type ModelSaver } from "./checkpointing.ts";
-import { checkPositiveInt } from "../check.ts";
+import { checkInteger, checkPositiveInt } from "../check.ts";
 import { withPreset, type PresetName } from "./presets.ts";
 import type { Divergence, DivergencePolicy } from "./divergence.ts";
 
@@ -50,9 +50,9 @@ export type LowResource = { perClass: number } | { total: number };
 export interface TrainOptions extends Omit<OptimizerOptions, "lr" | "fisherLoss" | "clipNorm"> {
   /**
    * A named set of defaults (presets.ts): `fsam-paper` is the FSAM paper's fine-tuning setup (Adam
-   * β 0.9/0.98, ε 1e-6, L2 weight decay 0.01 on every parameter, no clipping, 10 epochs, the task's
-   * peak LR, 6 % warm-up, linear decay, batch 32, ρ 0.05, s 0.9, T_m 100). Options given explicitly
-   * win over the preset's. Default `none`.
+   * with the paper's β and ε, L2 weight decay 0.01 on every parameter, no clipping, 10 epochs, the
+   * task's peak LR, 6 % warm-up, linear decay, batch 32, the paper's ρ, s and T_m; see `presetOptions`).
+   * Options given explicitly win over the preset's. Default `none`.
    */
   preset?: PresetName | "none";
   /** Global-norm gradient clipping; 0 turns it off. Default 1.0 (HF Trainer's `max_grad_norm`). */
@@ -274,7 +274,7 @@ export async function train(userOptions: TrainOptions = {}): Promise<TrainResult
   const spec = resolveTask(userOptions.task);
   const options = withPreset(userOptions, spec.name);
   const seed = options.seed ?? 42;
-  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+  checkInteger("seed", seed);
   const epochs = checkPositiveInt("epochs", options.epochs ?? 3);
   const batchSize = checkPositiveInt("batchSize", options.batchSize ?? 32);
   const maxLength = checkPositiveInt("maxLength", options.maxLength ?? 128);

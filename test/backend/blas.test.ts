@@ -34,7 +34,7 @@ test("thread count can be set and is shown in the description", { skip: noBlas }
     blas.setThreads(1);
     assert.equal(blas.threads(), 1);
     assert.match(describeBlas(blas), /^OpenBLAS \d+\.\d+.*, 1 thread$/);
-    assert.throws(() => blas.setThreads(0), /BLAS threads must be an integer >= 1, got 0/);
+    assert.throws(() => blas.setThreads(0), /BLAS threads must be a positive integer, got 0/);
   } finally {
     blas.setThreads(before);
   }

@@ -263,7 +263,7 @@ test("bad inputs give clear errors", () => {
   try {
     assert.throws(() => model.logits(batch), /sequence length 8 exceeds max_position_embeddings \(4\)/);
     assert.throws(() => model.loss(batch), /needs batch.labels/);
-    assert.throws(() => createBertClassifier(tiny, { numLabels: 0 }), /numLabels must be an integer >= 1, got 0/);
+    assert.throws(() => createBertClassifier(tiny, { numLabels: 0 }), /numLabels must be a positive integer, got 0/);
   } finally {
     disposeBatch(batch);
     model.dispose();

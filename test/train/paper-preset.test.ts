@@ -6,7 +6,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { presetOptions, withPreset } from "../../lib/train/presets.ts";
-import { trainOptionsFromFlags } from "../../lib/train/run-flags.ts";
+import { trainOptionsFromFlags } from "../../bin/cli-support/run-flags.ts";
 import { train } from "../../lib/train/train.ts";
 import { loadDefaultTask } from "../../lib/data/default-task.ts";
 import type { EncodedBatch, LossReduction, SequenceModel } from "../../lib/types.ts";

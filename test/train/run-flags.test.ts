@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { trainOptionsFromFlags, seedsFromFlags, numberFlag } from "../../lib/train/run-flags.ts";
+import { trainOptionsFromFlags, seedsFromFlags, numberFlag } from "../../bin/cli-support/run-flags.ts";
 
 test("command-line flags become train options; only the given ones are set", () => {
   const o = trainOptionsFromFlags({

@@ -32,7 +32,7 @@ test("polynomial schedule with power 2 ends at endLr; constant stays at peak", (
 
 test("schedule rejects bad options, naming them", () => {
   assert.throws(() => makeSchedule("cosine" as never, 1e-3, 10, 0), /unknown kind 'cosine'/);
-  assert.throws(() => makeSchedule("linear", -1, 10, 0), /lr must be a positive number, got -1/);
+  assert.throws(() => makeSchedule("linear", -1, 10, 0), /lr must be a positive finite number, got -1/);
   assert.throws(() => makeSchedule("linear", 1e-3, 10, 1.5), /warmupRatio must be in \[0, 1\], got 1.5/);
 });
 

@@ -3,9 +3,61 @@
  * {@link TrainOptions}. Every number is checked and a bad value is reported with its flag.
  */
 import type { ParseArgsConfig } from "node:util";
-import type { TrainOptions } from "./train.ts";
-import type { BaseOptimizerName } from "./optimizers.ts";
-import type { ScheduleKind } from "./schedule.ts";
+import type { TrainOptions } from "../../lib/train/train.ts";
+import type { ScheduleKind } from "../../lib/train/schedule.ts";
+import { optimizerOptionTable, type OptimizerOption } from "../../lib/optim/option-table.ts";
+
+/**
+ * The optimizer options the command line takes, in help order, each with the placeholder of its
+ * value; their flags (`--mask-interval` for `maskInterval`), help lines, defaults and parsing come
+ * from the option table (lib/optim/option-table.ts).
+ */
+const optimizerFlags = [
+  ["base", "B"], ["rho", "R"], ["eta", "E"], ["gsamAlpha", "A"], ["sparsity", "S"], ["maskInterval", "T"],
+  ["fisherSamples", "N"], ["fisherMode", "M"], ["beta", "B"], ["gamma", "G"], ["weightSampling", "W"], ["maskable", "R"],
+] as const;
+
+/** An option name in kebab case: `maskInterval` → `mask-interval`. */
+type Kebab<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `-${Lowercase<H>}`}${Kebab<T>}` : S;
+
+/** The optimizer options' flags. */
+type OptimizerFlag = Kebab<(typeof optimizerFlags)[number][0]>;
+
+/** The flag of an option: `maskInterval` → `mask-interval`. */
+function flagOf<K extends string>(key: K): Kebab<K> {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) as Kebab<K>;
+}
+
+/** A default as the help shows it (1e-6, not 0.000001). */
+function shown(value: string | number): string {
+  return typeof value === "number" && value !== 0 && Math.abs(value) < 1e-3 ? value.toExponential() : String(value);
+}
+
+/** `head` followed by `text`, wrapped to lines of at most `width` characters, the later lines indented as far as `head` is long. */
+function wrap(head: string, text: string, width = 116): string {
+  const lines = [head];
+  for (const word of text.split(" ")) {
+    const last = lines[lines.length - 1];
+    if (last.length > head.length && last.length + 1 + word.length > width) lines.push(" ".repeat(head.length) + word);
+    else lines[lines.length - 1] = last.length > head.length ? `${last} ${word}` : last + word;
+  }
+  return lines.join("\n");
+}
+
+/** The help lines of the optimizer flags, from the option table. */
+function optimizerFlagsHelp(): string {
+  return optimizerFlags
+    .map(([key, placeholder]) => {
+      const entry: OptimizerOption = optimizerOptionTable[key];
+      const adaptive = "adaptiveDefault" in entry && entry.adaptiveDefault !== undefined ? `; ${shown(entry.adaptiveDefault)} for asam/fasam` : "";
+      const head = `  --${flagOf(key)} ${placeholder}`.padEnd(27);
+      return wrap(head, `${entry.summary} (default ${shown(entry.default)}${adaptive})`);
+    })
+    .join("\n");
+}
+
+/** The `node:util` parseArgs spec of the optimizer flags. */
+const optimizerFlagSpec = Object.fromEntries(optimizerFlags.map(([key]) => [flagOf(key), { type: "string" }])) as Record<OptimizerFlag, { type: "string" }>;
 
 /** The `node:util` parseArgs option spec of the shared flags. */
 export const runFlagSpec = {
@@ -25,20 +77,11 @@ export const runFlagSpec = {
   "low-resource-total": { type: "string" },
   "eval-every": { type: "string" },
   patience: { type: "string" },
-  base: { type: "string" },
-  rho: { type: "string" },
-  eta: { type: "string" },
-  "gsam-alpha": { type: "string" },
-  sparsity: { type: "string" },
-  "mask-interval": { type: "string" },
-  "fisher-samples": { type: "string" },
-  "fisher-mode": { type: "string" },
-  beta: { type: "string" },
-  gamma: { type: "string" },
-  "weight-sampling": { type: "string" },
-  maskable: { type: "string" },
+  ...optimizerFlagSpec,
   preset: { type: "string" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
+
+const t = optimizerOptionTable;
 
 /** Help text of the shared flags. */
 export const runFlagsHelp = `data and model:
@@ -63,24 +106,11 @@ training:
   --eval-every N           evaluate every N steps as well as at each epoch end
   --patience P             early stopping after P evaluations without improvement
 optimizer:
-  --base B                 base of the SAM family: adam | adamw | sgd (default adam)
-  --rho R                  SAM radius (default 0.05; 0.5 for asam/fasam)
-  --eta E                  ASAM eta (default 0.01)
-  --gsam-alpha A           GSAM alpha (default 0.1)
-  --sparsity S             FSAM sparsity (default 0.9)
-  --mask-interval T        FSAM mask refresh interval (default 100)
-  --fisher-samples N       FSAM Fisher samples (default 128)
-  --fisher-mode M          per-sample | batch (default per-sample)
-  --beta B                 ESAM: fraction of the weights perturbed, in (0, 1] (default 0.5)
-  --gamma G                ESAM: fraction of the batch selected for the update, in (0, 1] (default 0.5)
-  --weight-sampling W      ESAM: per-element (the paper) | freeze-tensors (the authors' code); default per-element
-
-  --maskable R             FSAM mask coverage: authors (names with 'bias' or 'embed' are not maskable and
-                           keep their full perturbation, as the authors' code) | all (default authors)
+${optimizerFlagsHelp()}
 preset:
-  --preset P               fsam-paper: the FSAM paper's setup (Adam 0.9/0.98, eps 1e-6, L2 weight decay
+  --preset P               fsam-paper: the FSAM paper's setup (Adam ${t.beta1.default}/${t.beta2.default}, eps ${shown(t.epsilon.default)}, L2 weight decay
                            0.01, no clipping, 10 epochs, LR 1e-5 cola/mrpc/sst2, 2e-5 rte/stsb, 6% warm-up,
-                           linear decay, batch 32, rho 0.05, sparsity 0.9, mask interval 100); flags
+                           linear decay, batch 32, rho ${t.rho.default}, sparsity ${t.sparsity.default}, mask interval ${t.maskInterval.default}); flags
                            given explicitly win | none (default none for train; compare uses
                            fsam-paper for cola, mrpc, sst2, rte, stsb)`;
 
@@ -101,6 +131,17 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   return value as T;
 }
 
+/** The optimizer options the optimizer flags ask for (undefined where not given), parsed as the option table says. */
+function optimizerOptionsFromFlags(values: FlagValues): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key] of optimizerFlags) {
+    const entry: OptimizerOption = optimizerOptionTable[key];
+    const flag = flagOf(key);
+    out[key] = "choices" in entry ? oneOf(flag, values[flag], entry.choices) : numberFlag(flag, values[flag], entry.integer ? "integer" : "number");
+  }
+  return out;
+}
+
 /** The {@link TrainOptions} the shared flags ask for (only those given; the rest keep their defaults). */
 export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
   const out: Record<string, unknown> = {
@@ -117,18 +158,7 @@ export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
     clipNorm: numberFlag("clip-norm", values["clip-norm"]),
     maxLength: numberFlag("max-length", values["max-length"], "integer"),
     evalEvery: numberFlag("eval-every", values["eval-every"], "integer"),
-    base: oneOf<BaseOptimizerName>("base", values.base, ["adam", "adamw", "sgd"]),
-    rho: numberFlag("rho", values.rho),
-    eta: numberFlag("eta", values.eta),
-    gsamAlpha: numberFlag("gsam-alpha", values["gsam-alpha"]),
-    sparsity: numberFlag("sparsity", values.sparsity),
-    maskInterval: numberFlag("mask-interval", values["mask-interval"], "integer"),
-    fisherSamples: numberFlag("fisher-samples", values["fisher-samples"], "integer"),
-    fisherMode: oneOf("fisher-mode", values["fisher-mode"], ["per-sample", "batch"] as const),
-    beta: numberFlag("beta", values.beta),
-    gamma: numberFlag("gamma", values.gamma),
-    weightSampling: oneOf("weight-sampling", values["weight-sampling"], ["per-element", "freeze-tensors"] as const),
-    maskable: oneOf("maskable", values.maskable, ["authors", "all"] as const),
+    ...optimizerOptionsFromFlags(values),
     preset: oneOf("preset", values.preset, ["fsam-paper", "none"] as const),
   };
   const perClass = numberFlag("low-resource", values["low-resource"], "integer");
