@@ -25,6 +25,7 @@ import type { FromControl, ToControl } from "./control-worker.ts";
 import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
 import type { MimeBundle } from "../lib/host.ts";
 import { ReplayGuard, signatureOf } from "./replay-guard.ts";
+import { codePointsToUtf16, utf16ToCodePoints } from "./code-points.ts";
 import { installExitGuard } from "./exit-guard.ts";
 
 /** The preloaded modules. */
@@ -730,16 +731,4 @@ class CompileError extends Error {
     super(report.evalue);
     this.report = report;
   }
-}
-
-/** Converts a cursor in Unicode code points (the protocol's unit) to a UTF-16 index. */
-export function codePointsToUtf16(text: string, cursor: number): number {
-  let i = 0;
-  for (let n = 0; n < cursor && i < text.length; n++) i += text.codePointAt(i)! > 0xffff ? 2 : 1;
-  return i;
-}
-
-/** Converts a UTF-16 index to a count of Unicode code points. */
-export function utf16ToCodePoints(text: string, index: number): number {
-  return [...text.slice(0, Math.max(0, index))].length;
 }

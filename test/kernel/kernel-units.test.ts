@@ -11,7 +11,7 @@ import { Signer, WireError, decodeMessage, encodeMessage, parseConnectionInfo } 
 import { isComplete } from "../../kernel/is-complete.ts";
 import { PlotlyHtml, PLOTLY_MIME, frameHtml, isPlotlyFigure, tensorHtml, tensorText, toMimeBundle } from "../../kernel/renderers.ts";
 import { History, globToRegExp } from "../../kernel/history.ts";
-import { codePointsToUtf16, utf16ToCodePoints } from "../../kernel/kernel.ts";
+import { codePointsToUtf16, utf16ToCodePoints } from "../../kernel/code-points.ts";
 import { insertLoopGuards, GUARD_NAME } from "../../kernel/loop-guard.ts";
 import { logoPng } from "../../kernel/logo.ts";
 import { CommRegistry } from "../../kernel/comms.ts";
