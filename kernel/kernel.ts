@@ -4,7 +4,6 @@
  */
 import { Worker } from "node:worker_threads";
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import * as zmq from "zeromq";
 import { Signer, WireError, decodeMessage, encodeMessage, endpoint, PROTOCOL_VERSION, type ConnectionInfo, type Header, type Message } from "./wire.ts";
@@ -14,8 +13,9 @@ import { ModuleLoader } from "./module-loader.ts";
 import { KeyboardInterrupt, currentCell, currentOrLatestCell, runInCell, type CellContext } from "./cell-context.ts";
 import { OutputRouter } from "./output-router.ts";
 import { PlotlyHtml, prepareToRender, toMimeBundle } from "./renderers.ts";
-import { type CensusTf, cellLeftovers, takeCensus } from "./tensor-census.ts";
-import { createDisplay, type DisplaySink } from "./display-api.ts";
+import { cellLeftovers, takeCensus } from "./tensor-census.ts";
+import { preload, type Preloaded } from "./preload.ts";
+import type { Log } from "./log.ts";
 import { History } from "./history.ts";
 import { CommRegistry } from "./comms.ts";
 import { isComplete } from "./is-complete.ts";
@@ -23,20 +23,9 @@ import { parseHelpRequest } from "./help-request.ts";
 import { TracebackMapper, type ErrorReport } from "./traceback.ts";
 import type { FromControl, ToControl } from "./control-worker.ts";
 import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
-import type { MimeBundle } from "../lib/host.ts";
 import { ReplayGuard, signatureOf } from "./replay-guard.ts";
 import { codePointsToUtf16, utf16ToCodePoints } from "./code-points.ts";
 import { installExitGuard } from "./exit-guard.ts";
-
-/** The preloaded modules. */
-interface Preloaded {
-  /** The tfjs module the library uses. */
-  tf: CensusTf & { getBackend(): string; version_core?: string; version?: Record<string, string> };
-  /** The library namespace. */
-  fsam: Record<string, unknown>;
-  /** One line naming the backend and device. */
-  backendLine: string;
-}
 
 /** Version of the package, for the banner. */
 const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -50,9 +39,6 @@ const COMPILER_WARMUP_DELAY_MS = 1500;
 const CONTROL_STOP_WARN_MS = 5000;
 /** How long the kernel waits for the SIGINT the control thread sent to arrive before it forgets it (ms). */
 const SIGNAL_SETTLE_MS = 2000;
-
-/** Logs to the kernel's real stderr (the Jupyter server's terminal). */
-export type Log = (text: string) => void;
 
 /** One running kernel. */
 export class Kernel {
@@ -127,7 +113,16 @@ export class Kernel {
     process.on("unhandledRejection", (err) => this.#uncaught(err));
     // process.exit() in a cell would abort node with open sockets: it throws there instead.
     installExitGuard(() => currentCell() !== undefined);
-    this.#ready = this.#preload();
+    this.#ready = preload({
+      log: this.#log,
+      loader: this.#loader,
+      output: this.#output,
+      plotly: this.#plotly,
+      comms: this.#comms,
+      input: (prompt, password) => this.#input(prompt, password),
+    }).then((p) => {
+      this.#preloaded = p;
+    });
     void this.#readLoop(this.#shell, "shell");
     void this.#readStdin();
     await this.#ready;
@@ -171,70 +166,6 @@ export class Kernel {
       });
     });
     worker.unref();
-  }
-
-  /** Loads tfjs on the library's backend, the library and the globals cells see. */
-  async #preload(): Promise<void> {
-    const tf = (await import("@tensorflow/tfjs")) as unknown as Preloaded["tf"];
-    let fsam: Record<string, unknown>;
-    let libraryError = "";
-    try {
-      fsam = (await import("../lib/index.ts")) as Record<string, unknown>;
-    } catch (err) {
-      // A broken library must not take the kernel down: cells still run, the banner says why.
-      libraryError = (err as Error).message;
-      this.#log(`fsam-lab library failed to load: ${(err as Error).stack ?? libraryError}`);
-      fsam = (await import("../lib/host.ts")) as Record<string, unknown>;
-    }
-    let backendLine = "";
-    if (libraryError !== "") {
-      backendLine = `tfjs backend ${tf.getBackend()} (fsam-lab library failed to load: ${libraryError})`;
-    } else if (typeof fsam.initBackend === "function") {
-      const info = await (fsam.initBackend as () => Promise<unknown>)();
-      backendLine = typeof fsam.formatBackendInfo === "function" ? String((fsam.formatBackendInfo as (i: unknown) => string)(info)) : tf.getBackend();
-    } else {
-      backendLine = `tfjs backend ${tf.getBackend()}`;
-    }
-    this.#preloaded = { tf, fsam, backendLine };
-    this.#loader.provide("fsam-lab", fsam);
-    this.#loader.provide("@tensorflow/tfjs", tf as unknown as object);
-    const sink: DisplaySink = {
-      render: (value) => toMimeBundle(value, this.#plotly),
-      show: (bundle, options) => this.#showBundle(bundle, options.displayId, options.metadata),
-      update: (bundle, displayId) => this.#updateBundle(bundle, displayId),
-      clear: (wait) => this.#output.send("clear_output", { wait }, currentOrLatestCell()?.parent ?? {}),
-    };
-    const display = createDisplay(sink);
-    const g = globalThis as Record<string, unknown>;
-    g.tf = tf;
-    g.fsam = fsam;
-    g.display = display;
-    g.updateDisplay = display.update;
-    g.clearOutput = display.clear;
-    g.comms = this.#comms;
-    g.prompt = (message?: string, options?: { password?: boolean }) => this.#input(message ?? "", options?.password === true);
-    g.abortSignal = () => currentCell()?.abort.signal ?? new AbortController().signal;
-    let dfd: unknown;
-    Object.defineProperty(g, "dfd", {
-      configurable: true,
-      get: () => (dfd ??= createRequire(import.meta.url)("danfojs-node")),
-    });
-    const setHost = fsam.setHost as (h: unknown) => void;
-    setHost({
-      display: (bundle: MimeBundle, options?: { displayId?: string }) => this.#showBundle(bundle, options?.displayId),
-      updateDisplay: (bundle: MimeBundle, displayId: string) => this.#updateBundle(bundle, displayId),
-      abortSignal: () => currentCell()?.abort.signal,
-    });
-  }
-
-  #showBundle(bundle: MimeBundle, displayId?: string, metadata: Record<string, unknown> = {}): void {
-    const parent = currentOrLatestCell()?.parent ?? {};
-    this.#output.send("display_data", { data: bundle, metadata, transient: displayId ? { display_id: displayId } : {} }, parent);
-  }
-
-  #updateBundle(bundle: MimeBundle, displayId: string): void {
-    const parent = currentOrLatestCell()?.parent ?? {};
-    this.#output.send("update_display_data", { data: bundle, metadata: {}, transient: { display_id: displayId } }, parent);
   }
 
   /** The compiler, built on first use (it takes a moment). */
