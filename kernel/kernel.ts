@@ -2,11 +2,10 @@
  * The FSAM Lab Jupyter kernel: protocol 5.3 on ZeroMQ. Shell, iopub and stdin live on the main thread;
  * heartbeat and control on a second thread (`control-worker.ts`) so that they answer while a cell runs.
  */
-import { Worker } from "node:worker_threads";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import * as zmq from "zeromq";
-import { Signer, WireError, decodeMessage, encodeMessage, endpoint, PROTOCOL_VERSION, type ConnectionInfo, type Header, type Message } from "./wire.ts";
+import { PROTOCOL_VERSION, type ConnectionInfo, type Header, type Message } from "./wire.ts";
+import { Transport, type RequestChannel } from "./transport.ts";
 import { CellCompiler, PACKAGE_ROOT, type TypecheckMode } from "./compiler.ts";
 import { CellRunner, cellFileName, type RunResult } from "./cell-runner.ts";
 import { ModuleLoader } from "./module-loader.ts";
@@ -21,9 +20,7 @@ import { CommRegistry } from "./comms.ts";
 import { isComplete } from "./is-complete.ts";
 import { parseHelpRequest } from "./help-request.ts";
 import { TracebackMapper, type ErrorReport } from "./traceback.ts";
-import type { FromControl, ToControl } from "./control-worker.ts";
 import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
-import { ReplayGuard, signatureOf } from "./replay-guard.ts";
 import { codePointsToUtf16, utf16ToCodePoints } from "./code-points.ts";
 import { installExitGuard } from "./exit-guard.ts";
 
@@ -35,20 +32,12 @@ const ABORT_GRACE_MS = 5;
 
 /** Delay after start-up before the TypeScript program is built in the background (ms). */
 const COMPILER_WARMUP_DELAY_MS = 1500;
-/** How long shutdown waits for the control thread before saying so in the log (it keeps waiting). */
-const CONTROL_STOP_WARN_MS = 5000;
 /** How long the kernel waits for the SIGINT the control thread sent to arrive before it forgets it (ms). */
 const SIGNAL_SETTLE_MS = 2000;
 
 /** One running kernel. */
 export class Kernel {
-  readonly #info: ConnectionInfo;
-  readonly #signer: Signer;
-  readonly #session = crypto.randomUUID();
-  readonly #shell = new zmq.Router({ linger: 0 });
-  readonly #iopub = new zmq.Publisher({ linger: 0 });
-  readonly #stdin = new zmq.Router({ linger: 0 });
-  #worker: Worker | undefined;
+  readonly #transport: Transport;
   readonly #interruptState = createInterruptState();
   readonly #log: Log;
   readonly #output: OutputRouter;
@@ -60,33 +49,31 @@ export class Kernel {
   readonly #runner = new CellRunner(this.#loader, this.#interruptState);
   #compiler: CellCompiler | undefined;
   #preloaded: Preloaded | undefined;
-  #ready: Promise<void> | undefined;
+  /** Settles once preloading is done: requests wait for it. */
+  readonly #ready: Promise<void>;
+  #setReady!: () => void;
   #executionCount = 0;
   #running: CellContext | undefined;
   /** Execute requests handled before this time are aborted (stop_on_error after an error). */
   #abortUntil = 0;
-  readonly #queue: { msg: Message; receivedAt: number; channel: "shell" }[] = [];
+  readonly #queue: { msg: Message; receivedAt: number; channel: RequestChannel }[] = [];
   #processing = false;
   #pendingInput: { resolve(s: string): void; reject(e: Error): void } | undefined;
-  readonly #sendChains = new Map<zmq.Socket, Promise<void>>();
-  #closed = false;
   #closing: Promise<void> | undefined;
   /** Errors already reported by `#uncaught`. */
   readonly #reportedUncaught = new WeakSet<object>();
-  /** Settles when the control thread has ended (set once it is started). */
-  #controlThreadExit: Promise<void> | undefined;
-  /** Signatures of recent shell, control and stdin messages: a replayed message is dropped. */
-  readonly #replay = new ReplayGuard();
 
   /**
    * @param info the parsed connection file.
    * @param log where kernel diagnostics go.
    */
   constructor(info: ConnectionInfo, log: Log) {
-    this.#info = info;
-    this.#signer = new Signer(info.key);
     this.#log = log;
-    this.#output = new OutputRouter((msgType, content, parent, buffers) => this.#publish(msgType, content, parent, buffers));
+    this.#ready = new Promise<void>((resolve) => {
+      this.#setReady = resolve;
+    });
+    this.#transport = new Transport(info, log);
+    this.#output = new OutputRouter((msgType, content, parent, buffers) => this.#transport.publish(msgType, content, parent, buffers));
     this.#comms = new CommRegistry((msgType, content, buffers) => {
       const cell = currentOrLatestCell();
       this.#output.send(msgType, content, cell?.parent ?? {}, buffers);
@@ -95,13 +82,15 @@ export class Kernel {
 
   /** Binds every socket, starts the control thread and begins serving. */
   async start(): Promise<void> {
-    const i = this.#info;
-    await Promise.all([
-      this.#shell.bind(endpoint(i, i.shell_port)),
-      this.#iopub.bind(endpoint(i, i.iopub_port)),
-      this.#stdin.bind(endpoint(i, i.stdin_port)),
-    ]);
-    await this.#startControlThread();
+    await this.#transport.start(this.#interruptState, {
+      request: (msg, channel) => this.#receive(msg, channel),
+      stdin: (msg) => this.#inputReply(msg),
+      interrupted: (parent) => {
+        if (takeRequest(this.#interruptState) && this.#running) this.#runner.interrupt(this.#running);
+        this.#status("busy", parent);
+        this.#status("idle", parent);
+      },
+    });
     this.#status("starting", {});
     process.on("SIGINT", () => this.#onSignal());
     // The kernel owns fatal-error policy. Other code's `uncaughtException` listeners never run (the
@@ -113,59 +102,21 @@ export class Kernel {
     process.on("unhandledRejection", (err) => this.#uncaught(err));
     // process.exit() in a cell would abort node with open sockets: it throws there instead.
     installExitGuard(() => currentCell() !== undefined);
-    this.#ready = preload({
+    this.#preloaded = await preload({
       log: this.#log,
       loader: this.#loader,
       output: this.#output,
       plotly: this.#plotly,
       comms: this.#comms,
       input: (prompt, password) => this.#input(prompt, password),
-    }).then((p) => {
-      this.#preloaded = p;
     });
-    void this.#readLoop(this.#shell, "shell");
-    void this.#readStdin();
-    await this.#ready;
+    this.#setReady();
     this.#output.captureStdio();
     // Build the compiler (a blocking second or more) once the client's start-up handshake is over,
     // before the first cell needs it; a cell arriving earlier builds it itself.
     setTimeout(() => {
       if (!this.#processing) this.#getCompiler();
     }, COMPILER_WARMUP_DELAY_MS);
-  }
-
-  async #startControlThread(): Promise<void> {
-    const i = this.#info;
-    // The worker registers tsx itself, then loads the TypeScript module.
-    const tsxApi = import.meta.resolve("tsx/esm/api");
-    const entry = new URL("./control-worker.ts", import.meta.url).href;
-    const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    const worker = new Worker(boot, {
-      eval: true,
-      workerData: {
-        heartbeat: endpoint(i, i.hb_port),
-        control: endpoint(i, i.control_port),
-        key: i.key,
-        session: this.#session,
-        interruptState: this.#interruptState.buffer as SharedArrayBuffer,
-      },
-    });
-    this.#worker = worker;
-    this.#controlThreadExit = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      worker.on("error", reject);
-      worker.on("message", (m: FromControl) => {
-        if (m.kind === "ready") resolve();
-        else if (m.kind === "log") this.#log(m.text);
-        else if (m.kind === "interrupted") {
-          if (takeRequest(this.#interruptState) && this.#running) this.#runner.interrupt(this.#running);
-          this.#status("busy", m.parent);
-          this.#status("idle", m.parent);
-        }
-        else if (m.kind === "request") this.#receive(m.frames.map((f) => Buffer.from(f)), "control");
-      });
-    });
-    worker.unref();
   }
 
   /** The compiler, built on first use (it takes a moment). */
@@ -180,59 +131,19 @@ export class Kernel {
 
   // --- sockets ---------------------------------------------------------------------------------
 
-  #sendOn(socket: zmq.Socket & { send(frames: Buffer[]): Promise<void> }, frames: Buffer[]): void {
-    const prev = this.#sendChains.get(socket) ?? Promise.resolve();
-    const next = prev.then(() => socket.send(frames)).catch((err: Error) => this.#log(`send failed: ${err.message}`));
-    this.#sendChains.set(socket, next);
-  }
-
-  #publish(msgType: string, content: Record<string, unknown>, parent: Partial<Header>, buffers?: Buffer[]): void {
-    if (this.#closed) return;
-    const topic = Buffer.from(`kernel.${this.#session}.${msgType}`);
-    this.#sendOn(this.#iopub, encodeMessage({ msgType, content, parent, identities: [topic], buffers }, this.#session, this.#signer));
-  }
-
   #status(state: "starting" | "busy" | "idle", parent: Partial<Header>): void {
     this.#output.send("status", { execution_state: state }, parent);
   }
 
-  #reply(req: Message, channel: "shell" | "control", msgType: string, content: Record<string, unknown>): void {
-    const frames = encodeMessage({ msgType, content, parent: req.header, identities: req.identities }, this.#session, this.#signer);
-    if (channel === "shell") this.#sendOn(this.#shell, frames);
-    else this.#worker?.postMessage({ kind: "send", frames } satisfies ToControl);
+  #reply(req: Message, channel: RequestChannel, msgType: string, content: Record<string, unknown>): void {
+    this.#transport.reply(req, channel, msgType, content);
   }
 
-  async #readLoop(socket: zmq.Router, channel: "shell"): Promise<void> {
-    try {
-      for await (const frames of socket) this.#receive(frames, channel);
-    } catch (err) {
-      if (!this.#closed) this.#log(`${channel} socket failed: ${(err as Error).message}`);
-    }
-  }
-
-  /** Decodes a message and queues it; bad signatures are dropped, malformed ones answered or logged. */
-  #receive(frames: Buffer[], channel: "shell" | "control"): void {
-    let msg: Message;
-    try {
-      msg = decodeMessage(frames, this.#signer);
-    } catch (err) {
-      const e = err as WireError;
-      this.#log(`${channel}: dropped a message: ${e.message}`);
-      if (e instanceof WireError && e.header && typeof e.header.msg_type === "string" && e.identities.length > 0) {
-        // A readable but malformed request gets an error reply so the client is not left waiting.
-        const type = e.header.msg_type.replace(/_request$/, "_reply");
-        const fake = { identities: e.identities, header: e.header as Header } as Message;
-        this.#reply(fake, channel, type, { status: "error", ename: "MalformedMessage", evalue: e.message, traceback: [e.message] });
-      }
-      return;
-    }
-    if (!this.#replay.accept(signatureOf(frames))) {
-      this.#log(`${channel}: dropped a replayed message (${msg.header.msg_type} ${msg.header.msg_id}: its signature was already used)`);
-      return;
-    }
+  /** Queues a shell request; control requests do not wait behind running cells. */
+  #receive(msg: Message, channel: RequestChannel): void {
     if (channel === "control") {
       // Control requests do not wait behind running cells.
-      void this.#ready!.then(() => this.#dispatch(msg, channel, performance.now()));
+      void this.#ready.then(() => this.#dispatch(msg, channel, performance.now()));
       return;
     }
     this.#queue.push({ msg, receivedAt: performance.now(), channel });
@@ -253,7 +164,7 @@ export class Kernel {
     }
   }
 
-  async #dispatch(msg: Message, channel: "shell" | "control", receivedAt: number): Promise<void> {
+  async #dispatch(msg: Message, channel: RequestChannel, receivedAt: number): Promise<void> {
     const type = msg.header.msg_type;
     this.#status("busy", msg.header);
     try {
@@ -351,7 +262,7 @@ export class Kernel {
 
   // --- execution -------------------------------------------------------------------------------
 
-  async #execute(msg: Message, channel: "shell" | "control", receivedAt: number): Promise<void> {
+  async #execute(msg: Message, channel: RequestChannel, receivedAt: number): Promise<void> {
     const c = msg.content;
     const code = typeof c.code === "string" ? c.code : "";
     const silent = c.silent === true;
@@ -535,28 +446,12 @@ export class Kernel {
 
   // --- stdin, interrupts, errors ---------------------------------------------------------------
 
-  async #readStdin(): Promise<void> {
-    try {
-      for await (const frames of this.#stdin) {
-        let msg: Message;
-        try {
-          msg = decodeMessage(frames, this.#signer);
-        } catch (err) {
-          this.#log(`stdin: dropped a message: ${(err as Error).message}`);
-          continue;
-        }
-        if (!this.#replay.accept(signatureOf(frames))) {
-          this.#log("stdin: dropped a replayed message");
-          continue;
-        }
-        if (msg.header.msg_type === "input_reply" && this.#pendingInput) {
-          const pending = this.#pendingInput;
-          this.#pendingInput = undefined;
-          pending.resolve(String(msg.content.value ?? ""));
-        }
-      }
-    } catch (err) {
-      if (!this.#closed) this.#log(`stdin socket failed: ${(err as Error).message}`);
+  /** A message on stdin: an input_reply answers the waiting prompt. */
+  #inputReply(msg: Message): void {
+    if (msg.header.msg_type === "input_reply" && this.#pendingInput) {
+      const pending = this.#pendingInput;
+      this.#pendingInput = undefined;
+      pending.resolve(String(msg.content.value ?? ""));
     }
   }
 
@@ -574,8 +469,7 @@ export class Kernel {
         if (this.#pendingInput?.resolve === resolve) this.#pendingInput = undefined;
         reject(new KeyboardInterrupt());
       }, { once: true });
-      const frames = encodeMessage({ msgType: "input_request", content: { prompt, password }, parent: cell.parent, identities: cell.identities }, this.#session, this.#signer);
-      this.#sendOn(this.#stdin, frames);
+      this.#transport.sendStdin("input_request", { prompt, password }, cell.parent, cell.identities);
     });
   }
 
@@ -637,21 +531,8 @@ export class Kernel {
 
   async #shutDown(): Promise<void> {
     this.#output.releaseStdio();
-    await Promise.all([...this.#sendChains.values()]);
-    this.#closed = true;
-    if (this.#controlThreadExit) {
-      // The control thread closes its own sockets and ends. It is never terminated from here: ending
-      // a thread (or the process) while it holds open zeromq sockets aborts the process with
-      // "terminate called after throwing an instance of 'Napi::Error'" (zeromq.js issue #411).
-      this.#worker?.postMessage({ kind: "close" } satisfies ToControl);
-      const slow = setTimeout(() => this.#log(`control thread has not stopped after ${CONTROL_STOP_WARN_MS} ms; still waiting`), CONTROL_STOP_WARN_MS);
-      await this.#controlThreadExit;
-      clearTimeout(slow);
-    }
+    await this.#transport.close();
     this.#compiler?.close();
-    this.#shell.close();
-    this.#iopub.close();
-    this.#stdin.close();
   }
 }
 
