@@ -28,7 +28,7 @@ import { kernelInfoHandlers } from "./handlers/kernel-info.ts";
 import { completeInspectHandlers } from "./handlers/complete-inspect.ts";
 import { isCompleteHandlers } from "./handlers/is-complete.ts";
 import { historyHandlers } from "./handlers/history.ts";
-import { commHandlers } from "./handlers/comm.ts";
+import { commHandlers, reportCommHandlerFailure } from "./handlers/comm.ts";
 import { lifecycleHandlers } from "./handlers/lifecycle.ts";
 
 /** Delay after start-up before the TypeScript program is built in the background (ms). */
@@ -64,7 +64,7 @@ export class Kernel {
     this.#comms = new CommRegistry((msgType, content, buffers) => {
       const cell = currentOrLatestCell();
       this.#output.send(msgType, content, cell?.parent ?? {}, buffers);
-    });
+    }, reportCommHandlerFailure(this.#output, this.#traceback, log));
     this.#compiler = new LazyCompiler(log);
     this.#stdin = new StdinPrompt(this.#transport, this.#output);
     this.#executor = new Executor({

@@ -196,7 +196,7 @@ test("kernelspec install/uninstall into a prefix", () => {
 
 test("comm buffers: typed-array views send exactly their bytes; other values are refused", () => {
   const sent: { type: string; content: Record<string, unknown>; buffers?: Buffer[] }[] = [];
-  const registry = new CommRegistry((type, content, buffers) => sent.push({ type, content, buffers }));
+  const registry = new CommRegistry((type, content, buffers) => sent.push({ type, content, buffers }), (err) => assert.fail(String(err)));
   const comm = registry.open("t");
   const all = new Float32Array([1, 2, 3, 4]);
   comm.send({ part: true }, [all.subarray(1, 3), new Uint8Array([7]).buffer]);
