@@ -209,6 +209,34 @@ test("comm buffers: typed-array views send exactly their bytes; other values are
   assert.throws(() => comm.send({}), /is closed/);
 });
 
+test("comm handlers that throw or reject are reported with the handler's name; the others still run", async () => {
+  const failures: string[] = [];
+  const registry = new CommRegistry(() => undefined, (err, where) => failures.push(`${where}: ${(err as Error).message}`));
+  const seen: unknown[] = [];
+  registry.registerTarget("w", (comm) => {
+    comm.onMessage(() => {
+      throw new Error("sync boom");
+    });
+    comm.onMessage(async (data) => {
+      seen.push(data);
+      throw new Error("async boom");
+    });
+  });
+  registry.registerTarget("bad", () => {
+    throw new Error("open boom");
+  });
+  assert.equal(registry.handleOpen("c1", "w", {}), true);
+  assert.equal(registry.handleOpen("c2", "bad", {}), true);
+  assert.equal(registry.handleMessage("c1", { n: 1 }, []), true);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(seen, [{ n: 1 }]);
+  assert.deepEqual(failures, [
+    "comm_open handler of target 'bad' (comm c2): open boom",
+    "comm_msg handler of comm c1 (target 'w'): sync boom",
+    "comm_msg handler of comm c1 (target 'w'): async boom",
+  ]);
+});
+
 test("help requests: `name?` and `?name` with dotted names; code with ?. ?? or ternaries is not one", () => {
   assert.equal(parseHelpRequest("fsam.FisherSAM?"), "fsam.FisherSAM");
   assert.equal(parseHelpRequest("  ? tf . tensor  "), "tf.tensor");
