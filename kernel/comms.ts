@@ -6,6 +6,27 @@
 /** Sends a comm message to the frontend (comm_open / comm_msg / comm_close on iopub), with binary buffers. */
 export type CommSend = (msgType: "comm_open" | "comm_msg" | "comm_close", content: Record<string, unknown>, buffers?: Buffer[]) => void;
 
+/**
+ * Called when a handler registered by kernel code (a target, `onMessage`, `onClose`) throws, or
+ * returns a promise that rejects; `where` names the handler (e.g. "comm_msg handler of comm c1 (target 'w')").
+ */
+export type CommHandlerFailed = (err: unknown, where: string) => void;
+
+/**
+ * Calls one handler of kernel code: a throw, or the rejection of a promise it returns (not awaited),
+ * goes to `failed` instead of the caller.
+ */
+function callHandler(call: () => unknown, where: string, failed: CommHandlerFailed): void {
+  try {
+    const result = call();
+    if (typeof (result as { then?: unknown } | undefined)?.then === "function") {
+      Promise.resolve(result).catch((err: unknown) => failed(err, where));
+    }
+  } catch (err) {
+    failed(err, where);
+  }
+}
+
 /** Binary data a comm message may carry (a typed array's bytes are sent as they lie in memory). */
 export type CommBuffer = ArrayBuffer | ArrayBufferView;
 
@@ -26,17 +47,19 @@ export class Comm {
   /** The target it was opened on. */
   readonly targetName: string;
   readonly #send: CommSend;
-  readonly #onMessage: ((data: unknown, buffers: Buffer[]) => void)[] = [];
-  readonly #onClose: ((data: unknown) => void)[] = [];
+  readonly #onMessage: ((data: unknown, buffers: Buffer[]) => void | Promise<void>)[] = [];
+  readonly #onClose: ((data: unknown) => void | Promise<void>)[] = [];
   readonly #forget: () => void;
+  readonly #failed: CommHandlerFailed;
   #closed = false;
 
   /** Made by {@link CommRegistry}. */
-  constructor(commId: string, targetName: string, send: CommSend, forget: () => void) {
+  constructor(commId: string, targetName: string, send: CommSend, forget: () => void, failed: CommHandlerFailed) {
     this.commId = commId;
     this.targetName = targetName;
     this.#send = send;
     this.#forget = forget;
+    this.#failed = failed;
   }
 
   /** True once either side closed it. */
@@ -58,41 +81,51 @@ export class Comm {
     this.#forget();
   }
 
-  /** Calls `cb` for each message from the frontend. */
-  onMessage(cb: (data: unknown, buffers: Buffer[]) => void): void {
+  /** Calls `cb` for each message from the frontend (an error it throws or rejects with is shown under that message). */
+  onMessage(cb: (data: unknown, buffers: Buffer[]) => void | Promise<void>): void {
     this.#onMessage.push(cb);
   }
 
-  /** Calls `cb` when the frontend closes the comm. */
-  onClose(cb: (data: unknown) => void): void {
+  /** Calls `cb` when the frontend closes the comm (an error it throws or rejects with is shown under the close). */
+  onClose(cb: (data: unknown) => void | Promise<void>): void {
     this.#onClose.push(cb);
   }
 
   /** Delivers a frontend message (called by the kernel). */
   deliver(data: unknown, buffers: Buffer[]): void {
-    for (const cb of this.#onMessage) cb(data, buffers);
+    for (const cb of this.#onMessage) callHandler(() => cb(data, buffers), `comm_msg handler of ${this.#name()}`, this.#failed);
   }
 
   /** Handles a close from the frontend (called by the kernel). */
   remoteClose(data: unknown): void {
     this.#closed = true;
     this.#forget();
-    for (const cb of this.#onClose) cb(data);
+    for (const cb of this.#onClose) callHandler(() => cb(data), `comm_close handler of ${this.#name()}`, this.#failed);
+  }
+
+  /** The comm as messages name it. */
+  #name(): string {
+    return `comm ${this.commId} (target '${this.targetName}')`;
   }
 }
 
-/** Handles a comm the frontend opened on a target. */
-export type CommTarget = (comm: Comm, data: unknown) => void;
+/** Handles a comm the frontend opened on a target (an error it throws or rejects with is shown under the comm_open). */
+export type CommTarget = (comm: Comm, data: unknown) => void | Promise<void>;
 
 /** All comms and targets of the kernel. */
 export class CommRegistry {
   readonly #targets = new Map<string, CommTarget>();
   readonly #comms = new Map<string, Comm>();
   readonly #send: CommSend;
+  readonly #failed: CommHandlerFailed;
 
-  /** @param send publishes comm messages on iopub. */
-  constructor(send: CommSend) {
+  /**
+   * @param send publishes comm messages on iopub.
+   * @param failed reports a handler of kernel code that threw or rejected (the registry carries on).
+   */
+  constructor(send: CommSend, failed: CommHandlerFailed) {
     this.#send = send;
+    this.#failed = failed;
   }
 
   /** Lets the frontend open comms on `targetName`. */
@@ -114,7 +147,7 @@ export class CommRegistry {
   }
 
   #make(commId: string, targetName: string): Comm {
-    const comm = new Comm(commId, targetName, this.#send, () => this.#comms.delete(commId));
+    const comm = new Comm(commId, targetName, this.#send, () => this.#comms.delete(commId), this.#failed);
     this.#comms.set(commId, comm);
     return comm;
   }
@@ -127,7 +160,8 @@ export class CommRegistry {
   handleOpen(commId: string, targetName: string, data: unknown): boolean {
     const target = this.#targets.get(targetName);
     if (!target) return false;
-    target(this.#make(commId, targetName), data);
+    const comm = this.#make(commId, targetName);
+    callHandler(() => target(comm, data), `comm_open handler of target '${targetName}' (comm ${commId})`, this.#failed);
     return true;
   }
 

@@ -1,700 +1,130 @@
 /**
- * The FSAM Lab Jupyter kernel: protocol 5.3 on ZeroMQ. Shell, iopub and stdin live on the main thread;
- * heartbeat and control on a second thread (`control-worker.ts`) so that they answer while a cell runs.
+ * The FSAM Lab Jupyter kernel: protocol 5.3 on ZeroMQ. The kernel is a composition: the transport
+ * (`transport.ts`: shell, iopub and stdin on the main thread; heartbeat and control on a second thread,
+ * so that they answer while a cell runs), a table of request handlers (`handlers/`) run by the
+ * dispatcher (`request-dispatch.ts`), and what is preloaded for cells (`preload.ts`).
  */
-import { Worker } from "node:worker_threads";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
-import * as zmq from "zeromq";
-import { Signer, WireError, decodeMessage, encodeMessage, endpoint, PROTOCOL_VERSION, type ConnectionInfo, type Header, type Message } from "./wire.ts";
-import { CellCompiler, PACKAGE_ROOT, type TypecheckMode } from "./compiler.ts";
-import { CellRunner, cellFileName, type RunResult } from "./cell-runner.ts";
+import { PACKAGE_ROOT } from "./compiler.ts";
+import { CellRunner } from "./cell-runner.ts";
 import { ModuleLoader } from "./module-loader.ts";
-import { KeyboardInterrupt, currentCell, currentOrLatestCell, runInCell, type CellContext } from "./cell-context.ts";
+import { currentCell, currentOrLatestCell } from "./cell-context.ts";
 import { OutputRouter } from "./output-router.ts";
-import { PlotlyHtml, prepareToRender, toMimeBundle } from "./renderers.ts";
-import { type CensusTf, cellLeftovers, takeCensus } from "./tensor-census.ts";
-import { createDisplay, type DisplaySink } from "./display-api.ts";
+import { PlotlyHtml } from "./renderers.ts";
+import { preload, type Preloaded } from "./preload.ts";
+import type { Log } from "./log.ts";
 import { History } from "./history.ts";
 import { CommRegistry } from "./comms.ts";
-import { isComplete } from "./is-complete.ts";
-import { parseHelpRequest } from "./help-request.ts";
-import { TracebackMapper, type ErrorReport } from "./traceback.ts";
-import type { FromControl, ToControl } from "./control-worker.ts";
-import { clearInterrupt, createInterruptState, signalArrived, signalPending, takeRequest } from "./interrupt-state.ts";
-import type { MimeBundle } from "../lib/host.ts";
-import { ReplayGuard, signatureOf } from "./replay-guard.ts";
+import { TracebackMapper } from "./traceback.ts";
+import { createInterruptState, signalArrived, takeRequest } from "./interrupt-state.ts";
 import { installExitGuard } from "./exit-guard.ts";
-
-/** The preloaded modules. */
-interface Preloaded {
-  /** The tfjs module the library uses. */
-  tf: CensusTf & { getBackend(): string; version_core?: string; version?: Record<string, string> };
-  /** The library namespace. */
-  fsam: Record<string, unknown>;
-  /** One line naming the backend and device. */
-  backendLine: string;
-}
-
-/** Version of the package, for the banner. */
-const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
-
-/** After an error with stop_on_error, how long the socket is read before queued requests are aborted (ms). */
-const ABORT_GRACE_MS = 5;
+import { Transport } from "./transport.ts";
+import { RequestDispatcher } from "./request-dispatch.ts";
+import { LazyCompiler } from "./lazy-compiler.ts";
+import { StdinPrompt } from "./stdin-prompt.ts";
+import { reportUncaughtErrors } from "./uncaught.ts";
+import type { ConnectionInfo } from "./wire.ts";
+import { Executor } from "./handlers/execute.ts";
+import { kernelInfoHandlers } from "./handlers/kernel-info.ts";
+import { completeInspectHandlers } from "./handlers/complete-inspect.ts";
+import { isCompleteHandlers } from "./handlers/is-complete.ts";
+import { historyHandlers } from "./handlers/history.ts";
+import { commHandlers, reportCommHandlerFailure } from "./handlers/comm.ts";
+import { lifecycleHandlers } from "./handlers/lifecycle.ts";
 
 /** Delay after start-up before the TypeScript program is built in the background (ms). */
 const COMPILER_WARMUP_DELAY_MS = 1500;
-/** How long shutdown waits for the control thread before saying so in the log (it keeps waiting). */
-const CONTROL_STOP_WARN_MS = 5000;
-/** How long the kernel waits for the SIGINT the control thread sent to arrive before it forgets it (ms). */
-const SIGNAL_SETTLE_MS = 2000;
-
-/** Logs to the kernel's real stderr (the Jupyter server's terminal). */
-export type Log = (text: string) => void;
 
 /** One running kernel. */
 export class Kernel {
-  readonly #info: ConnectionInfo;
-  readonly #signer: Signer;
-  readonly #session = crypto.randomUUID();
-  readonly #shell = new zmq.Router({ linger: 0 });
-  readonly #iopub = new zmq.Publisher({ linger: 0 });
-  readonly #stdin = new zmq.Router({ linger: 0 });
-  #worker: Worker | undefined;
-  readonly #interruptState = createInterruptState();
   readonly #log: Log;
+  readonly #transport: Transport;
   readonly #output: OutputRouter;
+  readonly #interruptState = createInterruptState();
   readonly #plotly = new PlotlyHtml();
   readonly #history = new History();
   readonly #comms: CommRegistry;
   readonly #traceback = new TracebackMapper();
   readonly #loader = new ModuleLoader(process.cwd(), PACKAGE_ROOT);
   readonly #runner = new CellRunner(this.#loader, this.#interruptState);
-  #compiler: CellCompiler | undefined;
+  readonly #compiler: LazyCompiler;
+  readonly #stdin: StdinPrompt;
+  readonly #executor: Executor;
+  readonly #dispatcher: RequestDispatcher;
   #preloaded: Preloaded | undefined;
-  /** The library's tfjs engine repair (lib/engine-repair.ts), once the library has loaded. */
-  #engineRepair: typeof import("../lib/engine-repair.ts") | undefined;
-  #ready: Promise<void> | undefined;
-  #executionCount = 0;
-  #running: CellContext | undefined;
-  /** Execute requests handled before this time are aborted (stop_on_error after an error). */
-  #abortUntil = 0;
-  readonly #queue: { msg: Message; receivedAt: number; channel: "shell" }[] = [];
-  #processing = false;
-  #pendingInput: { resolve(s: string): void; reject(e: Error): void } | undefined;
-  readonly #sendChains = new Map<zmq.Socket, Promise<void>>();
-  #closed = false;
   #closing: Promise<void> | undefined;
-  /** Errors already reported by `#uncaught`. */
-  readonly #reportedUncaught = new WeakSet<object>();
-  /** Settles when the control thread has ended (set once it is started). */
-  #controlThreadExit: Promise<void> | undefined;
-  /** Signatures of recent shell, control and stdin messages: a replayed message is dropped. */
-  readonly #replay = new ReplayGuard();
 
   /**
    * @param info the parsed connection file.
    * @param log where kernel diagnostics go.
    */
   constructor(info: ConnectionInfo, log: Log) {
-    this.#info = info;
-    this.#signer = new Signer(info.key);
     this.#log = log;
-    this.#output = new OutputRouter((msgType, content, parent, buffers) => this.#publish(msgType, content, parent, buffers));
+    this.#transport = new Transport(info, log);
+    this.#output = new OutputRouter((msgType, content, parent, buffers) => this.#transport.publish(msgType, content, parent, buffers));
     this.#comms = new CommRegistry((msgType, content, buffers) => {
       const cell = currentOrLatestCell();
       this.#output.send(msgType, content, cell?.parent ?? {}, buffers);
+    }, reportCommHandlerFailure(this.#output, this.#traceback, log));
+    this.#compiler = new LazyCompiler(log);
+    this.#stdin = new StdinPrompt(this.#transport, this.#output);
+    this.#executor = new Executor({
+      output: this.#output,
+      compiler: this.#compiler,
+      runner: this.#runner,
+      loader: this.#loader,
+      traceback: this.#traceback,
+      history: this.#history,
+      plotly: this.#plotly,
+      interruptState: this.#interruptState,
+      log,
+      preloaded: () => this.#preloaded!,
     });
+    const handlers = {
+      ...kernelInfoHandlers(() => this.#preloaded!.backendLine),
+      ...this.#executor.handlers,
+      ...completeInspectHandlers(this.#compiler),
+      ...isCompleteHandlers,
+      ...historyHandlers(this.#history),
+      ...commHandlers(this.#comms, this.#output),
+      ...lifecycleHandlers(() => this.close(), () => this.#executor.interrupt()),
+    };
+    this.#dispatcher = new RequestDispatcher(handlers, this.#transport, this.#output, log);
   }
 
   /** Binds every socket, starts the control thread and begins serving. */
   async start(): Promise<void> {
-    const i = this.#info;
-    await Promise.all([
-      this.#shell.bind(endpoint(i, i.shell_port)),
-      this.#iopub.bind(endpoint(i, i.iopub_port)),
-      this.#stdin.bind(endpoint(i, i.stdin_port)),
-    ]);
-    await this.#startControlThread();
-    this.#status("starting", {});
-    process.on("SIGINT", () => this.#onSignal());
-    // The kernel owns fatal-error policy. Other code's `uncaughtException` listeners never run (the
-    // capture callback replaces the event), and an error thrown from another `unhandledRejection`
-    // listener lands in the capture callback too: the Emscripten glue of tfjs-backend-wasm rethrows
-    // from both, which would otherwise end the process (and abort it, the control thread's zeromq
-    // sockets being torn down while open) on the first unhandled rejection in a cell.
-    process.setUncaughtExceptionCaptureCallback((err) => this.#uncaught(err));
-    process.on("unhandledRejection", (err) => this.#uncaught(err));
+    await this.#transport.start(this.#interruptState, {
+      request: (msg, channel) => this.#dispatcher.receive(msg, channel),
+      stdin: (msg) => this.#stdin.receive(msg),
+      interrupted: (parent) => {
+        if (takeRequest(this.#interruptState)) this.#executor.interrupt();
+        this.#output.status("busy", parent);
+        this.#output.status("idle", parent);
+      },
+    });
+    this.#output.status("starting", {});
+    // SIGINT (from Jupyter, or from the control thread for an interrupt_request) interrupts the running cell, if any.
+    process.on("SIGINT", () => {
+      if (signalArrived(this.#interruptState)) this.#executor.interrupt();
+    });
+    reportUncaughtErrors(this.#traceback, this.#output, this.#log);
     // process.exit() in a cell would abort node with open sockets: it throws there instead.
     installExitGuard(() => currentCell() !== undefined);
-    this.#ready = this.#preload();
-    void this.#readLoop(this.#shell, "shell");
-    void this.#readStdin();
-    await this.#ready;
+    this.#preloaded = await preload({
+      log: this.#log,
+      loader: this.#loader,
+      output: this.#output,
+      plotly: this.#plotly,
+      comms: this.#comms,
+      input: (prompt, password) => this.#stdin.ask(prompt, password),
+    });
+    this.#dispatcher.open();
     this.#output.captureStdio();
     // Build the compiler (a blocking second or more) once the client's start-up handshake is over,
     // before the first cell needs it; a cell arriving earlier builds it itself.
     setTimeout(() => {
-      if (!this.#processing) this.#getCompiler();
+      if (!this.#dispatcher.busy) this.#compiler.get();
     }, COMPILER_WARMUP_DELAY_MS);
-  }
-
-  async #startControlThread(): Promise<void> {
-    const i = this.#info;
-    // The worker registers tsx itself, then loads the TypeScript module.
-    const tsxApi = import.meta.resolve("tsx/esm/api");
-    const entry = new URL("./control-worker.ts", import.meta.url).href;
-    const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    const worker = new Worker(boot, {
-      eval: true,
-      workerData: {
-        heartbeat: endpoint(i, i.hb_port),
-        control: endpoint(i, i.control_port),
-        key: i.key,
-        session: this.#session,
-        interruptState: this.#interruptState.buffer as SharedArrayBuffer,
-      },
-    });
-    this.#worker = worker;
-    this.#controlThreadExit = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      worker.on("error", reject);
-      worker.on("message", (m: FromControl) => {
-        if (m.kind === "ready") resolve();
-        else if (m.kind === "log") this.#log(m.text);
-        else if (m.kind === "interrupted") {
-          if (takeRequest(this.#interruptState) && this.#running) this.#runner.interrupt(this.#running);
-          this.#status("busy", m.parent);
-          this.#status("idle", m.parent);
-        }
-        else if (m.kind === "request") this.#receive(m.frames.map((f) => Buffer.from(f)), "control");
-      });
-    });
-    worker.unref();
-  }
-
-  /** Loads tfjs on the library's backend, the library and the globals cells see. */
-  async #preload(): Promise<void> {
-    const tf = (await import("@tensorflow/tfjs")) as unknown as Preloaded["tf"];
-    let fsam: Record<string, unknown>;
-    let libraryError = "";
-    try {
-      fsam = (await import("../lib/index.ts")) as Record<string, unknown>;
-      this.#engineRepair = await import("../lib/engine-repair.ts");
-    } catch (err) {
-      // A broken library must not take the kernel down: cells still run, the banner says why.
-      libraryError = (err as Error).message;
-      this.#log(`fsam-lab library failed to load: ${(err as Error).stack ?? libraryError}`);
-      fsam = (await import("../lib/host.ts")) as Record<string, unknown>;
-    }
-    let backendLine = "";
-    if (libraryError !== "") {
-      backendLine = `tfjs backend ${tf.getBackend()} (fsam-lab library failed to load: ${libraryError})`;
-    } else if (typeof fsam.initBackend === "function") {
-      const info = await (fsam.initBackend as () => Promise<unknown>)();
-      backendLine = typeof fsam.formatBackendInfo === "function" ? String((fsam.formatBackendInfo as (i: unknown) => string)(info)) : tf.getBackend();
-    } else {
-      backendLine = `tfjs backend ${tf.getBackend()}`;
-    }
-    this.#preloaded = { tf, fsam, backendLine };
-    this.#loader.provide("fsam-lab", fsam);
-    this.#loader.provide("@tensorflow/tfjs", tf as unknown as object);
-    const sink: DisplaySink = {
-      render: (value) => toMimeBundle(value, this.#plotly),
-      show: (bundle, options) => this.#showBundle(bundle, options.displayId, options.metadata),
-      update: (bundle, displayId) => this.#updateBundle(bundle, displayId),
-      clear: (wait) => this.#output.send("clear_output", { wait }, currentOrLatestCell()?.parent ?? {}),
-    };
-    const display = createDisplay(sink);
-    const g = globalThis as Record<string, unknown>;
-    g.tf = tf;
-    g.fsam = fsam;
-    g.display = display;
-    g.updateDisplay = display.update;
-    g.clearOutput = display.clear;
-    g.comms = this.#comms;
-    g.prompt = (message?: string, options?: { password?: boolean }) => this.#input(message ?? "", options?.password === true);
-    g.abortSignal = () => currentCell()?.abort.signal ?? new AbortController().signal;
-    let dfd: unknown;
-    Object.defineProperty(g, "dfd", {
-      configurable: true,
-      get: () => (dfd ??= createRequire(import.meta.url)("danfojs-node")),
-    });
-    const { setHost } = await import("../lib/host.ts");
-    setHost({
-      display: (bundle: MimeBundle, options?: { displayId?: string }) => this.#showBundle(bundle, options?.displayId),
-      updateDisplay: (bundle: MimeBundle, displayId: string) => this.#updateBundle(bundle, displayId),
-      abortSignal: () => currentCell()?.abort.signal,
-    });
-  }
-
-  #showBundle(bundle: MimeBundle, displayId?: string, metadata: Record<string, unknown> = {}): void {
-    const parent = currentOrLatestCell()?.parent ?? {};
-    this.#output.send("display_data", { data: bundle, metadata, transient: displayId ? { display_id: displayId } : {} }, parent);
-  }
-
-  #updateBundle(bundle: MimeBundle, displayId: string): void {
-    const parent = currentOrLatestCell()?.parent ?? {};
-    this.#output.send("update_display_data", { data: bundle, metadata: {}, transient: { display_id: displayId } }, parent);
-  }
-
-  /** The compiler, built on first use (it takes a moment). */
-  #getCompiler(): CellCompiler {
-    if (!this.#compiler) {
-      const t0 = performance.now();
-      this.#compiler = new CellCompiler(process.cwd());
-      this.#log(`compiler ready in ${Math.round(performance.now() - t0)} ms`);
-    }
-    return this.#compiler;
-  }
-
-  // --- sockets ---------------------------------------------------------------------------------
-
-  #sendOn(socket: zmq.Socket & { send(frames: Buffer[]): Promise<void> }, frames: Buffer[]): void {
-    const prev = this.#sendChains.get(socket) ?? Promise.resolve();
-    const next = prev.then(() => socket.send(frames)).catch((err: Error) => this.#log(`send failed: ${err.message}`));
-    this.#sendChains.set(socket, next);
-  }
-
-  #publish(msgType: string, content: Record<string, unknown>, parent: Partial<Header>, buffers?: Buffer[]): void {
-    if (this.#closed) return;
-    const topic = Buffer.from(`kernel.${this.#session}.${msgType}`);
-    this.#sendOn(this.#iopub, encodeMessage({ msgType, content, parent, identities: [topic], buffers }, this.#session, this.#signer));
-  }
-
-  #status(state: "starting" | "busy" | "idle", parent: Partial<Header>): void {
-    this.#output.send("status", { execution_state: state }, parent);
-  }
-
-  #reply(req: Message, channel: "shell" | "control", msgType: string, content: Record<string, unknown>): void {
-    const frames = encodeMessage({ msgType, content, parent: req.header, identities: req.identities }, this.#session, this.#signer);
-    if (channel === "shell") this.#sendOn(this.#shell, frames);
-    else this.#worker?.postMessage({ kind: "send", frames } satisfies ToControl);
-  }
-
-  async #readLoop(socket: zmq.Router, channel: "shell"): Promise<void> {
-    try {
-      for await (const frames of socket) this.#receive(frames, channel);
-    } catch (err) {
-      if (!this.#closed) this.#log(`${channel} socket failed: ${(err as Error).message}`);
-    }
-  }
-
-  /** Decodes a message and queues it; bad signatures are dropped, malformed ones answered or logged. */
-  #receive(frames: Buffer[], channel: "shell" | "control"): void {
-    let msg: Message;
-    try {
-      msg = decodeMessage(frames, this.#signer);
-    } catch (err) {
-      const e = err as WireError;
-      this.#log(`${channel}: dropped a message: ${e.message}`);
-      if (e instanceof WireError && e.header && typeof e.header.msg_type === "string" && e.identities.length > 0) {
-        // A readable but malformed request gets an error reply so the client is not left waiting.
-        const type = e.header.msg_type.replace(/_request$/, "_reply");
-        const fake = { identities: e.identities, header: e.header as Header } as Message;
-        this.#reply(fake, channel, type, { status: "error", ename: "MalformedMessage", evalue: e.message, traceback: [e.message] });
-      }
-      return;
-    }
-    if (!this.#replay.accept(signatureOf(frames))) {
-      this.#log(`${channel}: dropped a replayed message (${msg.header.msg_type} ${msg.header.msg_id}: its signature was already used)`);
-      return;
-    }
-    if (channel === "control") {
-      // Control requests do not wait behind running cells.
-      void this.#ready!.then(() => this.#dispatch(msg, channel, performance.now()));
-      return;
-    }
-    this.#queue.push({ msg, receivedAt: performance.now(), channel });
-    void this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    if (this.#processing) return;
-    this.#processing = true;
-    try {
-      await this.#ready;
-      while (this.#queue.length > 0) {
-        const item = this.#queue.shift()!;
-        await this.#dispatch(item.msg, item.channel, item.receivedAt);
-      }
-    } finally {
-      this.#processing = false;
-    }
-  }
-
-  async #dispatch(msg: Message, channel: "shell" | "control", receivedAt: number): Promise<void> {
-    const type = msg.header.msg_type;
-    this.#status("busy", msg.header);
-    try {
-      switch (type) {
-        case "kernel_info_request":
-          this.#reply(msg, channel, "kernel_info_reply", this.#kernelInfo());
-          break;
-        case "execute_request":
-          await this.#execute(msg, channel, receivedAt);
-          break;
-        case "complete_request":
-          this.#reply(msg, channel, "complete_reply", this.#complete(msg.content));
-          break;
-        case "inspect_request":
-          this.#reply(msg, channel, "inspect_reply", this.#inspect(msg.content));
-          break;
-        case "is_complete_request":
-          this.#reply(msg, channel, "is_complete_reply", { ...isComplete(String(msg.content.code ?? "")) });
-          break;
-        case "history_request":
-          this.#reply(msg, channel, "history_reply", { status: "ok", history: this.#history.query(msg.content as never) });
-          break;
-        case "comm_info_request":
-          this.#reply(msg, channel, "comm_info_reply", { status: "ok", comms: this.#comms.info(msg.content.target_name as string | undefined) });
-          break;
-        case "comm_open":
-          runInCell(this.#commContext(msg), () => {
-            if (!this.#comms.handleOpen(String(msg.content.comm_id), String(msg.content.target_name), msg.content.data)) {
-              this.#output.send("comm_close", { comm_id: msg.content.comm_id, data: {} }, msg.header);
-            }
-          });
-          break;
-        case "comm_msg":
-          runInCell(this.#commContext(msg), () => this.#comms.handleMessage(String(msg.content.comm_id), msg.content.data, msg.buffers));
-          break;
-        case "comm_close":
-          runInCell(this.#commContext(msg), () => this.#comms.handleClose(String(msg.content.comm_id), msg.content.data));
-          break;
-        case "shutdown_request":
-          this.#reply(msg, channel, "shutdown_reply", { status: "ok", restart: msg.content.restart === true });
-          this.#status("idle", msg.header);
-          setTimeout(() => void this.close().then(() => process.exit(0)), 50);
-          return;
-        case "interrupt_request":
-          // Sent on shell (the control thread answers the control channel's): no signal involved.
-          if (this.#running) this.#runner.interrupt(this.#running);
-          this.#reply(msg, channel, "interrupt_reply", { status: "ok" });
-          break;
-        default: {
-          this.#log(`${channel}: unknown message type '${type}'`);
-          if (type.endsWith("_request")) {
-            const evalue = `unknown message type '${type}'`;
-            this.#reply(msg, channel, type.replace(/_request$/, "_reply"), { status: "error", ename: "UnknownMessageType", evalue, traceback: [evalue] });
-          }
-        }
-      }
-    } catch (err) {
-      const e = err as Error;
-      this.#log(`${channel}: ${type} failed: ${e.stack ?? e.message}`);
-      if (type.endsWith("_request")) {
-        this.#reply(msg, channel, type.replace(/_request$/, "_reply"), { status: "error", ename: e.name ?? "Error", evalue: e.message ?? String(e), traceback: [String(e.stack ?? e)] });
-      }
-    }
-    this.#status("idle", msg.header);
-  }
-
-  /** The context comm handlers run in: their output goes with the comm message. */
-  #commContext(msg: Message): CellContext {
-    return { parent: msg.header, identities: msg.identities, allowStdin: false, abort: new AbortController(), interrupted: false };
-  }
-
-  #kernelInfo(): Record<string, unknown> {
-    const p = this.#preloaded!;
-    return {
-      status: "ok",
-      protocol_version: PROTOCOL_VERSION,
-      implementation: "fsam-lab",
-      implementation_version: VERSION,
-      language_info: {
-        name: "typescript",
-        version: "5.0",
-        mimetype: "text/typescript",
-        file_extension: ".ts",
-        codemirror_mode: "typescript",
-        pygments_lexer: "typescript",
-      },
-      banner: `FSAM Lab ${VERSION} (TypeScript, node ${process.version})\n${p.backendLine}\nGlobals: tf, fsam, dfd, display, comms. Magic: %typecheck strict|warn|off.`,
-      help_links: [
-        { text: "FSAM paper (arXiv 2210.05497)", url: "https://arxiv.org/abs/2210.05497" },
-        { text: "TensorFlow.js API", url: "https://js.tensorflow.org/api/latest/" },
-        { text: "TypeScript handbook", url: "https://www.typescriptlang.org/docs/handbook/intro.html" },
-      ],
-    };
-  }
-
-  // --- execution -------------------------------------------------------------------------------
-
-  async #execute(msg: Message, channel: "shell" | "control", receivedAt: number): Promise<void> {
-    const c = msg.content;
-    const code = typeof c.code === "string" ? c.code : "";
-    const silent = c.silent === true;
-    const storeHistory = !silent && c.store_history !== false;
-    const stopOnError = c.stop_on_error !== false;
-    if (receivedAt < this.#abortUntil) {
-      this.#reply(msg, channel, "execute_reply", { status: "aborted", execution_count: this.#executionCount });
-      return;
-    }
-    if (storeHistory) this.#executionCount++;
-    const count = this.#executionCount;
-    if (!silent) this.#output.send("execute_input", { code, execution_count: count }, msg.header);
-    const ctx: CellContext = {
-      parent: msg.header,
-      identities: msg.identities,
-      allowStdin: c.allow_stdin === true,
-      abort: new AbortController(),
-      interrupted: false,
-    };
-    // An interrupt that came while the kernel was idle must not reach this cell.
-    await this.#settleInterrupt();
-    this.#running = ctx;
-    let resultText: string | null = null;
-    let failure: ErrorReport | undefined;
-    let payload: Record<string, unknown>[] = [];
-    const before = takeCensus(this.#preloaded!.tf);
-    try {
-      const value = await runInCell(ctx, (): Promise<RunResult> | RunResult => {
-        const help = parseHelpRequest(code);
-        if (help !== undefined) {
-          payload = this.#page(help);
-          return { hasValue: false };
-        }
-        const source = this.#magics(code);
-        return source.trim() === "" ? { hasValue: false } : this.#runSource(source, count);
-      });
-      if (value.hasValue && !silent) {
-        await prepareToRender(value.value);
-        const data = await toMimeBundle(value.value, this.#plotly);
-        resultText = String(data["text/plain"] ?? "");
-        this.#output.send("execute_result", { execution_count: count, data, metadata: {} }, msg.header);
-      }
-    } catch (err) {
-      failure = err instanceof CompileError ? err.report : this.#traceback.report(err);
-    } finally {
-      this.#running = undefined;
-      // A SIGINT sent for this cell may still be on the way: it must not reach the next one.
-      await this.#settleInterrupt();
-      this.#repairEngine(msg.header);
-    }
-    if (!failure) {
-      const left = cellLeftovers(before, takeCensus(this.#preloaded!.tf));
-      if (left.variables) this.#output.stream("stdout", left.variables, msg.header);
-      if (left.leak) this.#output.stream("stderr", left.leak, msg.header);
-    }
-    if (storeHistory) this.#history.add(count, code, resultText);
-    if (failure) {
-      this.#output.send("error", { ...failure }, msg.header);
-      if (stopOnError) {
-        // Requests already sent (queued here or still in the socket buffer) are aborted.
-        await new Promise((resolve) => setTimeout(resolve, ABORT_GRACE_MS));
-        this.#abortUntil = performance.now();
-      }
-      this.#reply(msg, channel, "execute_reply", { status: "error", execution_count: count, ...failure });
-      return;
-    }
-    this.#output.flush();
-    const userExpressions = await runInCell(ctx, () => this.#userExpressions(c.user_expressions));
-    this.#reply(msg, channel, "execute_reply", { status: "ok", execution_count: count, payload, user_expressions: userExpressions });
-  }
-
-  /** Applies `%typecheck` lines and returns the code without them. */
-  #magics(code: string): string {
-    const lines = code.split("\n");
-    const kept: string[] = [];
-    for (const line of lines) {
-      const m = /^\s*%typecheck(?:\s+(\S+))?\s*$/.exec(line);
-      if (!m) {
-        kept.push(line);
-        continue;
-      }
-      const mode = m[1];
-      if (mode === undefined) {
-        console.log(`type checking: ${this.#getCompiler().typecheck}`);
-      } else if (mode === "strict" || mode === "warn" || mode === "off") {
-        this.#getCompiler().typecheck = mode as TypecheckMode;
-        console.log(`type checking: ${mode}`);
-      } else {
-        throw new CompileError({ ename: "UsageError", evalue: `%typecheck takes strict, warn or off, got '${mode}'`, traceback: [`UsageError: %typecheck takes strict, warn or off, got '${mode}'`] });
-      }
-      kept.push(""); // keep line numbers
-    }
-    return kept.join("\n");
-  }
-
-  /** Compiles and runs cell source; warnings go to stderr. */
-  async #runSource(source: string, executionCount: number): Promise<RunResult> {
-    const compiler = this.#getCompiler();
-    compiler.notebookDir = process.cwd();
-    this.#loader.notebookDir = process.cwd();
-    const compiled = compiler.compile(source);
-    if ("errors" in compiled) {
-      const first = compiled.errors[0];
-      const syntax = compiled.errors.some((e) => e.code < 2000);
-      const lines = compiled.errors.map((e) => `In [${executionCount}] line ${e.line + 1}:${e.character + 1} - ${e.message} (TS${e.code})`);
-      throw new CompileError({ ename: syntax ? "SyntaxError" : "TypeError", evalue: first ? first.message : "compilation failed", traceback: lines });
-    }
-    if (compiled.warnings.length > 0) {
-      const text = compiled.warnings.map((w) => `warning: line ${w.line + 1}:${w.character + 1} - ${w.message} (TS${w.code})\n`).join("");
-      process.stderr.write(text);
-    }
-    const jsLines = compiled.js.split("\n").length;
-    // Lines past the cell's code belong to the kernel's wrapper: those frames are left out.
-    const map = (line: number, column: number) => (line > jsLines ? undefined : compiled.mapPosition(line, column));
-    this.#traceback.register(cellFileName(this.#runner.nextId), { executionCount, map });
-    const result = await this.#runner.run(compiled, currentCell()!);
-    compiler.commit(compiled);
-    return result;
-  }
-
-  async #userExpressions(expressions: unknown): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
-    if (typeof expressions !== "object" || expressions === null) return out;
-    const compiler = this.#getCompiler();
-    for (const [name, expr] of Object.entries(expressions as Record<string, unknown>)) {
-      try {
-        const compiled = compiler.compile(String(expr));
-        if ("errors" in compiled) throw new Error(compiled.errors.map((e) => e.message).join("; "));
-        const r = await this.#runner.run(compiled, currentCell()!);
-        if (r.hasValue) await prepareToRender(r.value);
-        out[name] = { status: "ok", data: r.hasValue ? await toMimeBundle(r.value, this.#plotly) : { "text/plain": "undefined" }, metadata: {} };
-      } catch (err) {
-        out[name] = { status: "error", ...this.#traceback.report(err) };
-      }
-    }
-    return out;
-  }
-
-  // --- completion and inspection ---------------------------------------------------------------
-
-  #complete(content: Record<string, unknown>): Record<string, unknown> {
-    const code = String(content.code ?? "");
-    const cursor = codePointsToUtf16(code, Number(content.cursor_pos ?? [...code].length));
-    const r = this.#getCompiler().complete(code, cursor);
-    return {
-      status: "ok",
-      matches: r.candidates.map((c) => c.text),
-      cursor_start: utf16ToCodePoints(code, r.start),
-      cursor_end: utf16ToCodePoints(code, r.end),
-      metadata: {
-        _jupyter_types_experimental: r.candidates.map((c) => ({
-          start: utf16ToCodePoints(code, r.start),
-          end: utf16ToCodePoints(code, r.end),
-          text: c.text,
-          type: c.kind,
-        })),
-      },
-    };
-  }
-
-  #inspect(content: Record<string, unknown>): Record<string, unknown> {
-    const code = String(content.code ?? "");
-    const cursor = codePointsToUtf16(code, Number(content.cursor_pos ?? [...code].length));
-    const compiler = this.#getCompiler();
-    const info = compiler.inspect(code, cursor) ?? (cursor > 0 ? compiler.inspect(code, cursor - 1) : undefined);
-    if (!info) return { status: "ok", found: false, data: {}, metadata: {} };
-    const plain = info.documentation ? `${info.signature}\n\n${info.documentation}` : info.signature;
-    const markdown = "```typescript\n" + info.signature + "\n```" + (info.documentation ? `\n\n${info.documentation}` : "");
-    return { status: "ok", found: true, data: { "text/plain": plain, "text/markdown": markdown }, metadata: {} };
-  }
-
-  /** A help request (`name?`): the name's documentation as a pager payload, or a line saying there is none. */
-  #page(name: string): Record<string, unknown>[] {
-    const found = this.#inspect({ code: name, cursor_pos: [...name].length });
-    if (found.found !== true) {
-      console.log(`no documentation found for '${name}'`);
-      return [];
-    }
-    return [{ source: "page", data: found.data, start: 0 }];
-  }
-
-  // --- stdin, interrupts, errors ---------------------------------------------------------------
-
-  async #readStdin(): Promise<void> {
-    try {
-      for await (const frames of this.#stdin) {
-        let msg: Message;
-        try {
-          msg = decodeMessage(frames, this.#signer);
-        } catch (err) {
-          this.#log(`stdin: dropped a message: ${(err as Error).message}`);
-          continue;
-        }
-        if (!this.#replay.accept(signatureOf(frames))) {
-          this.#log("stdin: dropped a replayed message");
-          continue;
-        }
-        if (msg.header.msg_type === "input_reply" && this.#pendingInput) {
-          const pending = this.#pendingInput;
-          this.#pendingInput = undefined;
-          pending.resolve(String(msg.content.value ?? ""));
-        }
-      }
-    } catch (err) {
-      if (!this.#closed) this.#log(`stdin socket failed: ${(err as Error).message}`);
-    }
-  }
-
-  /** Asks the frontend for a line of input (the `prompt` global). */
-  #input(prompt: string, password: boolean): Promise<string> {
-    const cell = currentOrLatestCell();
-    if (!cell || !cell.allowStdin) {
-      return Promise.reject(new Error("prompt(): this frontend does not accept input (allow_stdin is false)"));
-    }
-    if (this.#pendingInput) return Promise.reject(new Error("prompt(): another prompt is already waiting for input"));
-    this.#output.flush();
-    return new Promise<string>((resolve, reject) => {
-      this.#pendingInput = { resolve, reject };
-      cell.abort.signal.addEventListener("abort", () => {
-        if (this.#pendingInput?.resolve === resolve) this.#pendingInput = undefined;
-        reject(new KeyboardInterrupt());
-      }, { once: true });
-      const frames = encodeMessage({ msgType: "input_request", content: { prompt, password }, parent: cell.parent, identities: cell.identities }, this.#session, this.#signer);
-      this.#sendOn(this.#stdin, frames);
-    });
-  }
-
-  /** SIGINT (from Jupyter, or from the control thread for an interrupt_request): interrupts the running cell, if any. */
-  #onSignal(): void {
-    if (signalArrived(this.#interruptState) && this.#running) this.#runner.interrupt(this.#running);
-  }
-
-  /**
-   * Between cells: drops an interrupt request nobody took up, and waits (at most SIGNAL_SETTLE_MS)
-   * for a SIGINT the control thread sent to arrive, so that it cannot interrupt the next cell.
-   */
-  async #settleInterrupt(): Promise<void> {
-    const deadline = performance.now() + SIGNAL_SETTLE_MS;
-    while (signalPending(this.#interruptState) && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    if (signalPending(this.#interruptState)) this.#log("an interrupt's SIGINT did not arrive in time; forgetting it");
-    clearInterrupt(this.#interruptState);
-  }
-
-  /**
-   * After a cell: a signal that stopped tfjs mid-operation leaves its engine half-way (open scopes, the
-   * gradient tape on); the library puts it back together and the cell says so on stderr.
-   */
-  #repairEngine(parent: Partial<Header>): void {
-    if (this.#engineRepair === undefined) return;
-    const { resetEngineAfterAbort, describeEngineRepair } = this.#engineRepair;
-    const repair = resetEngineAfterAbort();
-    if (repair !== undefined) {
-      this.#output.stream("stderr", `[fsam-lab] ${describeEngineRepair(repair)}\n`, parent);
-    }
-  }
-
-  /** An uncaught error or unhandled rejection: an error output of the cell that caused it. */
-  #uncaught(err: unknown): void {
-    // A rejection rethrown by another library's listener arrives a second time: report it once.
-    if (typeof err === "object" && err !== null) {
-      if (this.#reportedUncaught.has(err)) return;
-      this.#reportedUncaught.add(err);
-    }
-    const cell = currentOrLatestCell();
-    const report = this.#traceback.report(err);
-    if (!cell) {
-      this.#log(`uncaught: ${report.traceback.join("\n")}`);
-      return;
-    }
-    this.#output.send("error", { ...report }, cell.parent);
   }
 
   /**
@@ -708,41 +138,7 @@ export class Kernel {
 
   async #shutDown(): Promise<void> {
     this.#output.releaseStdio();
-    await Promise.all([...this.#sendChains.values()]);
-    this.#closed = true;
-    if (this.#controlThreadExit) {
-      // The control thread closes its own sockets and ends. It is never terminated from here: ending
-      // a thread (or the process) while it holds open zeromq sockets aborts the process with
-      // "terminate called after throwing an instance of 'Napi::Error'" (zeromq.js issue #411).
-      this.#worker?.postMessage({ kind: "close" } satisfies ToControl);
-      const slow = setTimeout(() => this.#log(`control thread has not stopped after ${CONTROL_STOP_WARN_MS} ms; still waiting`), CONTROL_STOP_WARN_MS);
-      await this.#controlThreadExit;
-      clearTimeout(slow);
-    }
-    this.#compiler?.close();
-    this.#shell.close();
-    this.#iopub.close();
-    this.#stdin.close();
+    await this.#transport.close();
+    this.#compiler.close();
   }
-}
-
-/** A compile-time failure, already in report form. */
-class CompileError extends Error {
-  readonly report: ErrorReport;
-  constructor(report: ErrorReport) {
-    super(report.evalue);
-    this.report = report;
-  }
-}
-
-/** Converts a cursor in Unicode code points (the protocol's unit) to a UTF-16 index. */
-export function codePointsToUtf16(text: string, cursor: number): number {
-  let i = 0;
-  for (let n = 0; n < cursor && i < text.length; n++) i += text.codePointAt(i)! > 0xffff ? 2 : 1;
-  return i;
-}
-
-/** Converts a UTF-16 index to a count of Unicode code points. */
-export function utf16ToCodePoints(text: string, index: number): number {
-  return [...text.slice(0, Math.max(0, index))].length;
 }

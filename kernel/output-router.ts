@@ -49,6 +49,11 @@ export class OutputRouter {
     this.#publish(msgType, content, parent, buffers);
   }
 
+  /** Publishes the kernel's execution state (busy/idle around each request, starting once). */
+  status(state: "starting" | "busy" | "idle", parent: Partial<Header>): void {
+    this.send("status", { execution_state: state }, parent);
+  }
+
   /**
    * Routes `process.stdout.write` / `process.stderr.write` (and so `console.*`) to the current cell;
    * writes made outside any cell go to the real streams (the kernel's log).

@@ -64,3 +64,15 @@ export class TracebackMapper {
     return { ename, evalue, traceback: [...head, ...frames] };
   }
 }
+
+/** A failure found before the cell ran (a syntax or type error, a bad magic), already in report form. */
+export class CompileError extends Error {
+  /** The report to show. */
+  readonly report: ErrorReport;
+
+  /** @param report what the cell's error output says. */
+  constructor(report: ErrorReport) {
+    super(report.evalue);
+    this.report = report;
+  }
+}

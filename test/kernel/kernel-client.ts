@@ -150,6 +150,11 @@ export class TestKernel {
     }
   }
 
+  /** Waits for an iopub message matching `pred` (removing it), at most `timeoutMs`. */
+  iopubMessage(pred: (m: Message) => boolean, timeoutMs?: number): Promise<Message> {
+    return this.waitFor(this.#iopubMessages, pred, timeoutMs);
+  }
+
   /** Waits for an iopub stream of request `id` containing `text`. */
   async waitForStream(id: string, text: string): Promise<void> {
     let seen = "";

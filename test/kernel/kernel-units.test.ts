@@ -11,7 +11,7 @@ import { Signer, WireError, decodeMessage, encodeMessage, parseConnectionInfo } 
 import { isComplete } from "../../kernel/is-complete.ts";
 import { PlotlyHtml, PLOTLY_MIME, frameHtml, isPlotlyFigure, tensorHtml, tensorText, toMimeBundle } from "../../kernel/renderers.ts";
 import { History, globToRegExp } from "../../kernel/history.ts";
-import { codePointsToUtf16, utf16ToCodePoints } from "../../kernel/kernel.ts";
+import { codePointsToUtf16, utf16ToCodePoints } from "../../kernel/code-points.ts";
 import { insertLoopGuards, GUARD_NAME } from "../../kernel/loop-guard.ts";
 import { logoPng } from "../../kernel/logo.ts";
 import { CommRegistry } from "../../kernel/comms.ts";
@@ -196,7 +196,7 @@ test("kernelspec install/uninstall into a prefix", () => {
 
 test("comm buffers: typed-array views send exactly their bytes; other values are refused", () => {
   const sent: { type: string; content: Record<string, unknown>; buffers?: Buffer[] }[] = [];
-  const registry = new CommRegistry((type, content, buffers) => sent.push({ type, content, buffers }));
+  const registry = new CommRegistry((type, content, buffers) => sent.push({ type, content, buffers }), (err) => assert.fail(String(err)));
   const comm = registry.open("t");
   const all = new Float32Array([1, 2, 3, 4]);
   comm.send({ part: true }, [all.subarray(1, 3), new Uint8Array([7]).buffer]);
@@ -207,6 +207,34 @@ test("comm buffers: typed-array views send exactly their bytes; other values are
   assert.throws(() => comm.send({}, ["text" as never]), /comm buffer 0 is not an ArrayBuffer or a typed array/);
   comm.close();
   assert.throws(() => comm.send({}), /is closed/);
+});
+
+test("comm handlers that throw or reject are reported with the handler's name; the others still run", async () => {
+  const failures: string[] = [];
+  const registry = new CommRegistry(() => undefined, (err, where) => failures.push(`${where}: ${(err as Error).message}`));
+  const seen: unknown[] = [];
+  registry.registerTarget("w", (comm) => {
+    comm.onMessage(() => {
+      throw new Error("sync boom");
+    });
+    comm.onMessage(async (data) => {
+      seen.push(data);
+      throw new Error("async boom");
+    });
+  });
+  registry.registerTarget("bad", () => {
+    throw new Error("open boom");
+  });
+  assert.equal(registry.handleOpen("c1", "w", {}), true);
+  assert.equal(registry.handleOpen("c2", "bad", {}), true);
+  assert.equal(registry.handleMessage("c1", { n: 1 }, []), true);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(seen, [{ n: 1 }]);
+  assert.deepEqual(failures, [
+    "comm_open handler of target 'bad' (comm c2): open boom",
+    "comm_msg handler of comm c1 (target 'w'): sync boom",
+    "comm_msg handler of comm c1 (target 'w'): async boom",
+  ]);
 });
 
 test("help requests: `name?` and `?name` with dotted names; code with ?. ?? or ternaries is not one", () => {
