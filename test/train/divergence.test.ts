@@ -199,7 +199,7 @@ for (const [name, badStep] of [["adam", 5], ["sam", 5], ["tf.train.adam", 5], ["
   test(`${name}, diverging at step ${badStep}: the optimizer's state is that of step ${badStep - 1} and a continued run stays finite`, async () => {
     const model = new PoisonedModel(badStep, "inf-gradient");
     const before = tf.memory().numTensors - model.variables.length;
-    const user = userOptimizers[name];
+    const user = name in userOptimizers ? userOptimizers[name] : undefined;
     const { built, s } = setup(model, user ? "adam" : name);
     if (user) {
       built.optimizer.dispose();
