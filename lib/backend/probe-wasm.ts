@@ -14,6 +14,7 @@ import { wasmSumPatch } from "./wasm-sum.ts";
 import { wasmGatherPatch } from "./wasm-gather.ts";
 import { wasmIdentityPatch, wasmSameDtypeCastPatch } from "./wasm-identity.ts";
 import { describeBlas, loadBlas } from "./blas.ts";
+import { installWasmMemoryGuard } from "./wasm-memory-guard.ts";
 
 /** Every kernel patch of the wasm backend, installed together. */
 export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPatch, wasmIdentityPatch, wasmSameDtypeCastPatch];
@@ -39,6 +40,8 @@ export async function probeWasm(): Promise<ProbeResult> {
   if (!(await tf.setBackend("wasm"))) {
     throw new Error(`tf.setBackend("wasm") failed (the .wasm binary could not be instantiated)`);
   }
+  // A tensor too big for wasm memory: a clear error, not a corrupted heap (see wasm-memory-guard.ts).
+  installWasmMemoryGuard();
   const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) === true;
   const blas = loadBlas();
   return { device: "CPU", simd, threads: wasm.getThreadsCount(), fastKernels, ...(blas && { blas: describeBlas(blas) }) };

@@ -81,6 +81,12 @@ export function readTaskFile(task: TaskSpec, path: string, options: ReadOptions 
       else throw new Error(message);
     }
   }
+  // A file with no rows (a header line only, or every row skipped as malformed) is a mistake, never
+  // an empty split: training or evaluating on nothing would report a metric of nothing.
+  if (examples.length === 0) {
+    const skipped = rows.length > 0 ? `all ${rows.length} rows were malformed` : `it has ${isJsonl ? "no rows" : "a header line but no rows"}`;
+    throw new Error(`${path}: no ${task.displayName} examples: ${skipped}`);
+  }
   return examples;
 }
 

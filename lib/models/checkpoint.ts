@@ -132,14 +132,24 @@ export async function loadPretrained(
       loadable.set(spec.name, checkpointName);
     }
   }
+  const nonFinite: string[] = [];
   const model = new BertForSequenceClassification(
     config,
     { numLabels, seed: options.seed ?? 0, scope: options.scope },
     (spec) => {
       const checkpointName = loadable.get(spec.name);
-      return checkpointName === undefined ? undefined : tf.tensor(weights.read(checkpointName), [...spec.shape], "float32");
+      if (checkpointName === undefined) return undefined;
+      const values = weights.read(checkpointName);
+      const bad = countNonFinite(values);
+      if (bad > 0) nonFinite.push(`${checkpointName} (${bad} of ${values.length})`);
+      return tf.tensor(values, [...spec.shape], "float32");
     },
   );
+  if (nonFinite.length > 0) {
+    // A checkpoint saved from a diverged run: training or evaluating it would only spread the NaNs.
+    model.dispose();
+    throw new Error(`${dir}: ${nonFinite.length} weight tensor(s) hold NaN or infinite values: ${nonFinite.join(", ")}`);
+  }
   report.initialized = [...report.missing, ...report.mismatched.map((m) => m.name)];
   model.checkpointReport = report;
   if (options.log !== false) {
@@ -147,6 +157,13 @@ export async function loadPretrained(
     for (const line of formatReport(report, dir)) log(line);
   }
   return model;
+}
+
+/** How many values of `values` are NaN or ±Inf. */
+function countNonFinite(values: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) n++;
+  return n;
 }
 
 /**

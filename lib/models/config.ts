@@ -153,8 +153,10 @@ export function parseBertConfig(json: unknown, source = "BERT config"): BertConf
     fail(source, `expected a JSON object, got ${Array.isArray(json) ? "an array" : typeof json}`);
   }
   const o = json as Record<string, unknown>;
-  if (o.model_type !== undefined && typeof o.model_type === "string" && !/bert/i.test(o.model_type)) {
-    fail(source, `model_type "${o.model_type}" is not a BERT model`);
+  // Only "bert" itself: roberta, distilbert, albert, electra, … name their weights and embeddings
+  // differently, and would load as a randomly initialised BERT.
+  if (o.model_type !== undefined && o.model_type !== "bert") {
+    fail(source, `model_type ${JSON.stringify(o.model_type)} is not a BERT model: only model_type "bert" (BertModel, BertForSequenceClassification, …) is supported`);
   }
   if (o.position_embedding_type !== undefined && o.position_embedding_type !== "absolute") {
     fail(source, `position_embedding_type must be "absolute", got ${JSON.stringify(o.position_embedding_type)}`);

@@ -79,7 +79,6 @@ export class AdamW extends tf.Optimizer {
   /** Decoupled (AdamW) or L2 (added to the gradient) weight decay. */
   readonly weightDecayMode: "decoupled" | "l2";
   private readonly moments = new Map<string, Moments>();
-  private t = 0;
 
   /** Creates the optimizer; throws on an out-of-range option, naming it. */
   constructor(options: AdamWOptions = {}) {
@@ -107,7 +106,7 @@ export class AdamW extends tf.Optimizer {
 
   /** Number of updates applied so far. */
   get step(): number {
-    return this.t;
+    return this.iterations;
   }
 
   /** Applies one AdamW update with the given gradients (by variable name). */
@@ -115,10 +114,10 @@ export class AdamW extends tf.Optimizer {
     const grads: [string, tf.Tensor][] = Array.isArray(variableGradients)
       ? variableGradients.map((g) => [g.name, g.tensor])
       : Object.entries(variableGradients);
-    this.t += 1;
+    const t = this.iterations + 1;
     const lr = this.learningRate;
-    const c1 = 1 - this.beta1 ** this.t;
-    const c2 = 1 - this.beta2 ** this.t;
+    const c1 = 1 - this.beta1 ** t;
+    const c2 = 1 - this.beta2 ** t;
     tf.tidy(() => {
       for (const [name, g] of grads) {
         if (g == null) continue;

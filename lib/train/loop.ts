@@ -13,6 +13,7 @@ import { perExampleLoss } from "./per-example-loss.ts";
 import type { HistoryRow } from "./history.ts";
 import { TrainingProgress, type ProgressState } from "./progress.ts";
 import type { Evaluation } from "./evaluate.ts";
+import { OptimizerStateHold } from "./optimizer-hold.ts";
 import { DivergenceError, WeightHold, checkDivergencePolicy, describeDivergence, readStepLoss, type Divergence, type DivergencePolicy } from "./divergence.ts";
 import { checkPositiveInt } from "../check.ts";
 
@@ -203,6 +204,7 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
           let loss: number;
           let nonFinite: string | undefined;
           const hold = new WeightHold(model.variables);
+          const optimizerHold = new OptimizerStateHold(optimizer);
           try {
             await setup.maskSource?.prepareStep?.(model.variables);
             const cost = acceptsPerExampleLoss(optimizer)
@@ -212,20 +214,23 @@ export async function runTrainingLoop(setup: TrainingLoopSetup): Promise<Trainin
             ({ loss, diverged: nonFinite } = await readStepLoss(cost, model.variables));
           } catch (err) {
             hold.release();
+            optimizerHold.release();
             throw err;
           } finally {
             tf.dispose([batch.inputIds, batch.tokenTypeIds, batch.attentionMask, ...(batch.labels ? [batch.labels] : [])]);
           }
           step += 1;
           if (nonFinite !== undefined) {
-            // The diverged step is undone and nothing of it is evaluated or saved.
+            // The diverged step is undone (weights and optimizer state) and nothing of it is evaluated or saved.
             hold.restore();
+            optimizerHold.restore();
             diverged = { step, loss, reason: nonFinite };
             losses.push(loss);
             rows.push({ step, epoch: step / stepsPerEpoch, loss, lr, metric: Number.NaN, devLoss: Number.NaN, time: seconds(), maskRefresh: refreshedThisStep });
             break training;
           }
           hold.release();
+          optimizerHold.release();
           stepInEpoch += 1;
           losses.push(loss);
           const row: HistoryRow = {

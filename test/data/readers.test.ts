@@ -156,6 +156,20 @@ test("malformed rows are reported with file and line", () => {
   assert.match(skipped[0]!, /fields\.tsv:3: expected 4/);
 });
 
+test("a file with no rows is refused, naming the file: header only, blank lines only, all rows skipped", () => {
+  const dir = fixture({
+    "header.tsv": "sentence1\tsentence2\tlabel\tidx\n",
+    "header-blank.tsv": "index\tsentence1\tsentence2\tlabel\n\n\n",
+    "bad-rows.tsv": "sentence1\tsentence2\tlabel\tidx\na\tb\t7\t0\n",
+  });
+  const at = (f: string) => join(dir, f).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  assert.throws(() => loadTask("rte", join(dir, "header.tsv")), new RegExp(`^Error: ${at("header.tsv")}: no RTE examples: it has a header line but no rows$`));
+  assert.throws(() => loadTask("rte", join(dir, "header-blank.tsv")), new RegExp(`${at("header-blank.tsv")}: no RTE examples`));
+  const skipped: string[] = [];
+  assert.throws(() => loadTask("rte", join(dir, "bad-rows.tsv"), "train", { malformed: "skip", onSkip: (m) => skipped.push(m) }), /bad-rows\.tsv: no RTE examples: all 1 rows were malformed/);
+  assert.equal(skipped.length, 1);
+});
+
 test("official GLUE layouts of tasks without real files here (MNLI, QNLI, QQP) and SuperGLUE JSONL", () => {
   const mnliHeader = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label";
   const devHeader = mnliHeader.replace("label1", "label1\tlabel2\tlabel3\tlabel4\tlabel5");

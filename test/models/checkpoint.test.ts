@@ -142,3 +142,27 @@ test("missing weights file and bad config give clear errors", () =>
     await assert.rejects(loadPretrained(join(dir, "nowhere")), /cannot read .*nowhere.*config.json/);
     assert.equal(existsSync(join(dir, "model.safetensors")), false);
   }));
+
+test("a checkpoint with NaN/Inf weights is refused, naming each tensor and its count; nothing leaks", () =>
+  withDir(async (dir) => {
+    const model = createBertClassifier(tiny, { numLabels: 2, seed: 3 });
+    const w = model.variable("bert.pooler.dense.weight");
+    const values = w.dataSync().slice();
+    values[0] = Number.NaN;
+    values[5] = Number.POSITIVE_INFINITY;
+    w.assign(tf.tensor(values, w.shape));
+    await saveCheckpoint(model, dir);
+    model.dispose();
+    const before = tf.memory().numTensors;
+    await assert.rejects(loadPretrained(dir, { log: false }), /weight tensor\(s\) hold NaN or infinite values: bert\.pooler\.dense\.weight \(2 of 64\)$/);
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  }));
+
+test("a config of another model type (roberta) is refused before its weights load as a random BERT", () =>
+  withDir(async (dir) => {
+    const model = createBertClassifier(tiny, { numLabels: 2, seed: 3 });
+    await saveCheckpoint(model, dir);
+    model.dispose();
+    await writeFile(join(dir, "config.json"), JSON.stringify({ ...tiny, model_type: "roberta" }));
+    await assert.rejects(loadPretrained(dir), /config\.json: model_type "roberta" is not a BERT model: only model_type "bert"/);
+  }));

@@ -46,6 +46,9 @@ test("validation errors name the source and the field", () => {
   assert.throws(() => parseBertConfig({ hidden_act: "swish" }), /hidden_act must be one of gelu, gelu_new, gelu_pytorch_tanh, relu, got "swish"/);
   assert.throws(() => parseBertConfig({ layer_norm_eps: 0 }), /layer_norm_eps must be a finite number > 0/);
   assert.throws(() => parseBertConfig({ model_type: "gpt2" }), /model_type "gpt2" is not a BERT model/);
+  for (const other of ["roberta", "distilbert", "albert", "electra", 7]) {
+    assert.throws(() => parseBertConfig({ model_type: other }), /is not a BERT model: only model_type "bert" .* is supported/);
+  }
   assert.throws(() => parseBertConfig({ position_embedding_type: "relative_key" }), /position_embedding_type must be "absolute"/);
   assert.throws(() => parseBertConfig([1]), /expected a JSON object, got an array/);
   assert.throws(() => resolveBertConfig("bert-huge" as "bert-tiny"), /unknown BERT preset "bert-huge"; known: bert-tiny, bert-mini/);

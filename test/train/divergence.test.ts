@@ -172,3 +172,67 @@ test("train(): the diverged run is marked in its result and record, the best che
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The state of an optimizer the tests build: its steps and every value of its moments/accumulators. */
+function optimizerState(opt: tf.Optimizer): { steps: number[]; values: number[] } {
+  const o = opt as unknown as Record<string, unknown> & { iterations: number };
+  const steps = [o.iterations];
+  if (o.base !== undefined) {
+    // SAM: its step count, then its base's state.
+    const inner = optimizerState(o.base as tf.Optimizer);
+    return { steps: [...steps, ...inner.steps], values: inner.values };
+  }
+  const vars: tf.Variable[] = [];
+  if (o.moments instanceof Map) for (const { m, v } of o.moments.values()) vars.push(m, v);
+  for (const key of ["accumulatedFirstMoment", "accumulatedSecondMoment", "accumulations"]) {
+    for (const entry of (o[key] as { variable: tf.Variable }[] | undefined) ?? []) vars.push(entry.variable);
+  }
+  for (const key of ["accBeta1", "accBeta2"]) if (o[key] instanceof tf.Variable) vars.push(o[key] as tf.Variable);
+  return { steps, values: vars.flatMap((v) => Array.from(v.dataSync())) };
+}
+
+const userOptimizers: Record<string, () => tf.Optimizer> = {
+  "tf.train.adam": () => tf.train.adam(0.1),
+  "tf.train.momentum": () => tf.train.momentum(0.1, 0.9),
+};
+for (const [name, badStep] of [["adam", 5], ["sam", 5], ["tf.train.adam", 5], ["tf.train.adam", 1], ["tf.train.momentum", 3]] as const) {
+  test(`${name}, diverging at step ${badStep}: the optimizer's state is that of step ${badStep - 1} and a continued run stays finite`, async () => {
+    const model = new PoisonedModel(badStep, "inf-gradient");
+    const before = tf.memory().numTensors - model.variables.length;
+    const user = name in userOptimizers ? userOptimizers[name] : undefined;
+    const { built, s } = setup(model, user ? "adam" : name);
+    if (user) {
+      built.optimizer.dispose();
+      s.optimizer = user();
+      model.lossCallsPerStep = 1;
+    }
+    const states: { steps: number[]; values: number[] }[] = [];
+    s.onStep = () => void states.push(optimizerState(s.optimizer));
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      const result = await runTrainingLoop(s);
+      assert.equal(result.diverged?.step, badStep);
+      const after = optimizerState(s.optimizer);
+      assert.ok(after.values.every(Number.isFinite), "non-finite optimizer state kept");
+      if (badStep > 1) assert.deepEqual(after, states[badStep - 2]);
+      else {
+        const fresh = tf.train.adam(0.1);
+        assert.deepEqual(after, optimizerState(fresh)); // as new: no moments, the β powers of step 0.
+        fresh.dispose();
+      }
+      // Continuing from the stopped model and optimizer (the poison gone) trains normally.
+      (model as { badStep: number }).badStep = Infinity;
+      const next = await runTrainingLoop({ ...s, onStep: undefined, epochs: 1 });
+      assert.equal(next.diverged, undefined);
+      assert.ok(model.variables.every((v) => v.dataSync().every(Number.isFinite)));
+    } finally {
+      console.warn = warn;
+    }
+    s.optimizer.dispose();
+    // tfjs's MomentumOptimizer.dispose forgets its learning-rate scalar (SGDOptimizer's `c`).
+    if (name === "tf.train.momentum") (s.optimizer as unknown as { c: tf.Tensor }).c.dispose();
+    model.dispose();
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  });
+}
