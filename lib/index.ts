@@ -27,6 +27,7 @@ export * from "./optim/topk.ts";
 export * from "./optim/fisher.ts";
 export * from "./optim/sam.ts";
 export * from "./optim/fisher-sam.ts";
+export * from "./optim/fisher-sam-fit.ts";
 export * from "./optim/esam-options.ts";
 export * from "./optim/esam.ts";
 export * from "./optim/maskable.ts";
