@@ -136,10 +136,11 @@ export class FisherSAM extends SAM {
    * {@link FisherSAM.prepareStep} did not make (e.g. tfjs-layers' `model.fit` without
    * {@link FisherSAMFitCallback}, or a hand-written loop calling `minimize` alone) is made in the
    * background: the Fisher scores are computed now, at this step's weights, and read
-   * asynchronously; this step keeps the previous mask, and the new mask applies from the first step
-   * after the read has completed (the next one when the caller awaits anything between steps, as
-   * `model.fit` does). The first mask cannot wait, so a first step without it throws, saying what
-   * to do. Pass `new FisherSAMFitCallback(fsam)` to `model.fit` for refreshes exactly on time.
+   * asynchronously; the steps keep the previous mask until the read has completed, which needs the
+   * event loop to turn (a loop that only awaits promises between steps, as `model.fit` does, gets
+   * the new mask late: at the end of the fit in the parity test). The first mask cannot wait, so a
+   * first step without it throws, saying what to do. Pass `new FisherSAMFitCallback(fsam)` to
+   * `model.fit` for refreshes exactly on time.
    */
   protected override beforeStep(vars: tf.Variable[]): void {
     this.lastVars = vars;
