@@ -35,8 +35,8 @@ for (let start = 0, k = 0; start < examples; start += BATCH, k++) {
   );
 }
 const evaluate = sequenceModelEvaluator(model, batches);
-const d1 = randomDirection(model.variables, { seed: 1 });
-const d2 = randomDirection(model.variables, { seed: 2 });
+const d1 = await randomDirection(model.variables, { seed: 1 });
+const d2 = await randomDirection(model.variables, { seed: 2 });
 await landscape1D(model.variables, evaluate, d1, { points: 2 }); // warm-up
 const tensorsBefore = tf.memory().numTensors;
 const one = await landscape1D(model.variables, evaluate, d1, { points: 11 });

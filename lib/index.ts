@@ -21,6 +21,7 @@ export { topKMask, type TopKMaskResult } from "./optim/topk.ts";
 export { computeFisher, computeFisherAsync } from "./optim/fisher.ts";
 export { SAM, type PerturbationMask } from "./optim/sam.ts";
 export * from "./optim/fisher-sam.ts";
+export { FisherSAMFitCallback } from "./optim/fisher-sam-fit.ts";
 export type { ESAMOptions, ESAMSamplingOptions, FisherESAMOptions, WeightSampling } from "./optim/esam-options.ts";
 export { ESAM, FisherESAM, type ESAMLoss, type PerExampleLoss, type WeightSamplingStats } from "./optim/esam.ts";
 export { authorsMaskable, maskablePredicate, type MaskableRule, type MaskableRuleName } from "./optim/maskable.ts";

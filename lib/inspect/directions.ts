@@ -50,15 +50,19 @@ export interface Direction {
   values: WeightSnapshot;
 }
 
-/** Copies the variables' values to the host, keyed by HF name (scope prefixes dropped). */
-export function snapshotWeights(vars: readonly tf.Variable[]): WeightSnapshot {
-  const out: WeightSnapshot = new Map();
+/**
+ * Copies the variables' values to the host, keyed by HF name (scope prefixes dropped). Reads with
+ * `await data()`, so it works on every backend (webgpu included).
+ */
+export async function snapshotWeights(vars: readonly tf.Variable[]): Promise<WeightSnapshot> {
+  const keys = new Set<string>();
   for (const v of vars) {
     const key = hfName(v.name);
-    if (out.has(key)) throw new Error(`snapshotWeights: two variables share the HF name ${key}; pass one model's variables`);
-    out.set(key, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() });
+    if (keys.has(key)) throw new Error(`snapshotWeights: two variables share the HF name ${key}; pass one model's variables`);
+    keys.add(key);
   }
-  return out;
+  const data = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
+  return new Map(vars.map((v, i) => [hfName(v.name), { shape: v.shape.slice(), data: data[i].slice() }]));
 }
 
 /** Tensors aligned with `vars` (zeros where the direction has no entry); the caller disposes them. */
@@ -148,18 +152,19 @@ export interface RandomDirectionOptions {
 /**
  * A seeded Gaussian direction, filter-normalised against the variables' current values (Li et al.
  * 2018). The same seed gives the same direction for any model with the same HF names and shapes
- * before normalisation.
+ * before normalisation. Reads the weights with `await data()` (works on webgpu).
  */
-export function randomDirection(vars: readonly tf.Variable[], options: RandomDirectionOptions = {}): Direction {
+export async function randomDirection(vars: readonly tf.Variable[], options: RandomDirectionOptions = {}): Promise<Direction> {
   const seed = resolveSeed(options.seed);
   const biases = options.biases ?? "zero";
   if (biases !== "zero" && biases !== "weights") throw new Error(`option biases must be "zero" or "weights", got ${JSON.stringify(biases)}`);
   const blocks = blockList(options.block);
+  const chosen = vars.filter((v) => inBlocks(v.name, blocks));
+  const weights = await Promise.all(chosen.map((v) => v.data() as Promise<Float32Array>));
   const values: WeightSnapshot = new Map();
-  for (const v of vars) {
-    if (!inBlocks(v.name, blocks)) continue;
+  for (const [i, v] of chosen.entries()) {
     const name = hfName(v.name);
-    const w: NamedArray = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+    const w: NamedArray = { shape: v.shape.slice(), data: weights[i] };
     const oneDim = v.rank <= 1 || blockOf(v.name).biasOrNorm;
     if (oneDim) {
       values.set(name, { shape: w.shape, data: biases === "zero" ? new Float32Array(v.size) : w.data.slice() });
@@ -199,9 +204,10 @@ export interface SamDirectionOptions {
 /**
  * The SAM perturbation e = ρ·T²g / ‖T g‖ at the current weights (T = 1 for SAM, |w| + η for ASAM),
  * multiplied by the FSAM mask when one is given, so that a landscape coordinate of 1 is exactly the
- * point where the optimizer evaluates its second gradient.
+ * point where the optimizer evaluates its second gradient. Reads the gradient norm and the
+ * perturbation with `await data()` (works on webgpu).
  */
-export function samDirection(loss: () => tf.Scalar, vars: readonly tf.Variable[], options: SamDirectionOptions = {}): Direction {
+export async function samDirection(loss: () => tf.Scalar, vars: readonly tf.Variable[], options: SamDirectionOptions = {}): Promise<Direction> {
   const rho = options.rho ?? 0.05;
   if (!(rho > 0)) throw new Error(`option rho must be positive, got ${rho}`);
   const eta = options.eta ?? 0;
@@ -209,14 +215,22 @@ export function samDirection(loss: () => tf.Scalar, vars: readonly tf.Variable[]
   const blocks = blockList(options.block);
   const grads = gradients(loss, vars);
   const values: WeightSnapshot = new Map();
-  tf.tidy(() => {
-    const scaled = grads.map((g, i) => (options.adaptive ? tf.mul(tf.add(tf.abs(vars[i]), eta), g) : g));
-    const total = Math.sqrt(tf.addN(scaled.map((t) => tf.sum(tf.square(t)))).dataSync()[0]);
+  const chosen = vars.filter((v) => inBlocks(v.name, blocks));
+  const scaled = tf.tidy(() => grads.map((g, i) => (options.adaptive ? tf.mul(tf.add(tf.abs(vars[i]), eta), g) : g)));
+  const totalSquares = tf.tidy(() => tf.addN(scaled.map((t) => tf.sum(tf.square(t)))));
+  const owned = options.adaptive ? scaled : [];
+  try {
+    const total = Math.sqrt((await totalSquares.data())[0]);
     const factor = rho / (total + eps);
-    vars.forEach((v, i) => {
-      if (!inBlocks(v.name, blocks)) return;
+    const perturbation = tf.tidy(() => chosen.map((v) => {
+      const i = vars.indexOf(v);
       const dir = options.adaptive ? tf.mul(tf.add(tf.abs(v), eta), scaled[i]) : scaled[i];
-      const data = tf.mul(dir, factor).dataSync() as Float32Array;
+      return tf.mul(dir, factor);
+    }));
+    const read = await Promise.all(perturbation.map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose(perturbation);
+    chosen.forEach((v, k) => {
+      const data = read[k];
       const mask = options.mask?.get(v.name) ?? options.mask?.get(hfName(v.name));
       if (mask) {
         if (mask.length !== data.length) throw new Error(`option mask: ${v.name} has ${mask.length} entries for ${data.length} parameters`);
@@ -224,8 +238,9 @@ export function samDirection(loss: () => tf.Scalar, vars: readonly tf.Variable[]
       }
       values.set(hfName(v.name), { shape: v.shape.slice(), data });
     });
-  });
-  tf.dispose(grads);
+  } finally {
+    tf.dispose([totalSquares, ...owned, ...grads]);
+  }
   const kind = options.mask ? "fsam" : options.adaptive ? "asam" : "sam";
   const name = kind === "fsam" ? "FSAM" : kind === "asam" ? "ASAM" : "SAM";
   return { label: options.label ?? `${name} direction (ρ = ${rho})`, kind, values };
@@ -252,13 +267,13 @@ export async function eigenvectorDirections(
  * The line from one model to another: `to − from`, matched by HF name (both must hold the same
  * parameters with the same shapes). Evaluated at `from + α·(to − from)`: α = 0 is `from`, 1 is `to`.
  */
-export function interpolationDirection(
+export async function interpolationDirection(
   from: readonly tf.Variable[] | WeightSnapshot,
   to: readonly tf.Variable[] | WeightSnapshot,
   options: { label?: string } = {},
-): Direction {
-  const a = from instanceof Map ? from : snapshotWeights(from);
-  const b = to instanceof Map ? to : snapshotWeights(to);
+): Promise<Direction> {
+  const a = from instanceof Map ? from : await snapshotWeights(from);
+  const b = to instanceof Map ? to : await snapshotWeights(to);
   const values: WeightSnapshot = new Map();
   for (const [name, x] of a) {
     const y = b.get(name);

@@ -4,12 +4,12 @@
  * count, kept fraction, share of the global mask, Fisher min / quartiles / mean / max; log-scale
  * Fisher histograms per block with the global threshold; and the layer × component kept-fraction grid
  * behind the heatmap. Built from a live {@link FisherSAM} or computed directly from any variables and
- * per-sample loss with lib/optim's `computeFisher` and `topKMask`.
+ * per-sample loss with lib/optim's `computeFisherAsync` and `topKMask`.
  */
 import type * as tf from "@tensorflow/tfjs";
 import type * as dfd from "danfojs-node";
 import { newDataFrame } from "../danfo.ts";
-import { computeFisher } from "../optim/fisher.ts";
+import { computeFisherAsync } from "../optim/fisher.ts";
 import { topKMask, kthLargest } from "../optim/topk.ts";
 import { blockOf, groupByBlock, LAYER_COMPONENTS } from "./blocks.ts";
 import { maskablePredicate, type MaskableRule } from "../optim/maskable.ts";
@@ -210,16 +210,16 @@ function countKept(mask: Uint8Array): number {
 }
 
 /** Reads the mask state from a FisherSAM-like object, or computes Fisher and mask from the input. */
-function maskState(source: FisherMaskState | FisherAtlasInput): FisherMaskState {
+async function maskState(source: FisherMaskState | FisherAtlasInput): Promise<FisherMaskState> {
   if ("maskData" in source) {
-    if (source.maskData.size === 0) throw new Error("fisherAtlas: the optimizer has no mask yet; call fsam.updateMask(vars) or take a step first");
+    if (source.maskData.size === 0) throw new Error("fisherAtlas: the optimizer has no mask yet; call `await fsam.updateMaskAsync(vars)` or take a step first");
     return source;
   }
   const { vars, fisherLoss, samples, sparsity } = source;
   if (!(sparsity >= 0 && sparsity <= 1)) throw new Error(`fisherAtlas: option sparsity must be in [0, 1], got ${sparsity}`);
   if (typeof fisherLoss !== "function") throw new Error("fisherAtlas: option fisherLoss must be a function (i) => tf.Scalar");
   const maskable = maskablePredicate(source.maskable ?? "authors", "fisherAtlas");
-  const fisher = computeFisher(fisherLoss, vars.filter(maskable), samples);
+  const fisher = await computeFisherAsync(fisherLoss, vars.filter(maskable), samples);
   const { masks, threshold } = topKMask(fisher, 1 - sparsity);
   const alwaysPerturbed = new Map(vars.filter((v) => !maskable(v)).map((v) => [v.name, v.size]));
   return { fisher, maskData: masks, threshold, alwaysPerturbed };
@@ -294,14 +294,14 @@ export function keptFractionGrid(rows: readonly Pick<VariableAtlasRow, "name" | 
 /**
  * Builds the Fisher-mask atlas from a `FisherSAM` (its current mask and Fisher scores) or from
  * `{vars, fisherLoss, samples, sparsity, maskable}` (Fisher computed here with lib/optim's
- * `computeFisher`, the mask with its global `topKMask`). Variables outside the mask (the `maskable`
+ * `computeFisherAsync`, read with `await data()`, so it works on webgpu; the mask with its global `topKMask`). Variables outside the mask (the `maskable`
  * rule; by default names containing `bias` or `embed`) are listed as always perturbed: they appear
  * in the block rows' `alwaysPerturbed` and `perturbedFraction`, not in the Fisher statistics.
  */
-export function fisherAtlas(source: FisherMaskState | FisherAtlasInput, options: FisherAtlasOptions = {}): FisherAtlas {
+export async function fisherAtlas(source: FisherMaskState | FisherAtlasInput, options: FisherAtlasOptions = {}): Promise<FisherAtlas> {
   const bins = options.bins ?? 40;
   checkPositiveInt("fisherAtlas: option bins", bins);
-  const state = maskState(source);
+  const state = await maskState(source);
   const names = [...state.maskData.keys()];
   for (const name of names) {
     const f = state.fisher.get(name);

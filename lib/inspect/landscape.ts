@@ -235,14 +235,15 @@ async function evaluateGrid(
  * Projects weight snapshots (e.g. recorded every N training steps) onto the plane through `origin`
  * spanned by d₁ and d₂: the least-squares coordinates (α, β) with
  * snapshot − origin ≈ α·d₁ + β·d₂ (exact when the snapshot lies in the plane). Parameters are
- * matched by HF name; parameters missing from a direction count as zero there.
+ * matched by HF name; parameters missing from a direction count as zero there. An origin given as
+ * variables is read with `await data()`.
  */
-export function projectTrajectory(
+export async function projectTrajectory(
   snapshots: readonly WeightSnapshot[],
   origin: WeightSnapshot | readonly tf.Variable[],
   directions: readonly [Direction, Direction],
-): { x: number[]; y: number[] } {
-  const o = origin instanceof Map ? origin : snapshotWeights(origin);
+): Promise<{ x: number[]; y: number[] }> {
+  const o = origin instanceof Map ? origin : await snapshotWeights(origin);
   const [d1, d2] = directions.map((d) => d.values);
   const dotWith = (a: WeightSnapshot, b: WeightSnapshot, shift?: WeightSnapshot) => {
     let s = 0;

@@ -51,40 +51,46 @@ export interface SamSharpnessResult {
   table: dfd.DataFrame;
 }
 
-/** The loss value at the current weights. */
-function lossValue(loss: () => tf.Scalar): number {
-  return tf.tidy(() => loss().dataSync()[0]);
+/** The loss value at the current weights, read with `await data()`. */
+async function lossValue(loss: () => tf.Scalar): Promise<number> {
+  const value = tf.tidy(loss);
+  try {
+    return (await value.data())[0];
+  } finally {
+    value.dispose();
+  }
 }
 
 /**
  * SAM sharpness L(w + e) − L(w) with e the SAM perturbation (ASAM with `adaptive`, FSAM with `mask`,
- * e.g. `fsam.maskData`), globally and per block. The variables are restored afterwards.
+ * e.g. `fsam.maskData`), globally and per block. The variables are restored afterwards. Reads with
+ * `await data()`, so it works on every backend (webgpu included).
  */
-export function samSharpness(loss: () => tf.Scalar, vars: tf.Variable[], options: SamSharpnessOptions = {}): SamSharpnessResult {
+export async function samSharpness(loss: () => tf.Scalar, vars: tf.Variable[], options: SamSharpnessOptions = {}): Promise<SamSharpnessResult> {
   const mode = options.blockPerturbation ?? "renormalised";
   if (mode !== "renormalised" && mode !== "restricted") {
     throw new Error(`option blockPerturbation must be "renormalised" or "restricted", got ${JSON.stringify(mode)}`);
   }
   const base = snapshot(vars);
-  const perturbed = (dirVars: tf.Variable[], block?: string) => {
-    const d = samDirection(loss, dirVars, { ...options, block });
+  const perturbed = async (dirVars: tf.Variable[], block?: string) => {
+    const d = await samDirection(loss, dirVars, { ...options, block });
     const t = directionTensors(d, vars);
     try {
       assignOffset(vars, base, [t], [1]);
-      return { value: lossValue(loss), norm: directionNorm(d) };
+      return { value: await lossValue(loss), norm: directionNorm(d) };
     } finally {
       assignAll(vars, base);
       disposeVector(t);
     }
   };
   try {
-    const l0 = lossValue(loss);
-    const global = perturbed(vars);
+    const l0 = await lossValue(loss);
+    const global = await perturbed(vars);
     const blocks: BlockSamSharpness[] = [];
     if (options.perBlock ?? true) {
       for (const [block, names] of groupByBlock(vars.map((v) => v.name), { granularity: options.granularity })) {
         const blockVars = vars.filter((v) => names.includes(v.name));
-        const r = mode === "renormalised" ? perturbed(blockVars) : perturbed(vars, block);
+        const r = mode === "renormalised" ? await perturbed(blockVars) : await perturbed(vars, block);
         blocks.push({ block, size: blockVars.reduce((s, v) => s + v.size, 0), sharpness: r.value - l0, perturbationNorm: r.norm });
       }
     }

@@ -30,11 +30,11 @@ export interface TrajectoryRecorder {
   /**
    * The step callback: records a snapshot when `row.step` is a multiple of `every` and differs from
    * the last recorded step. Bound, so it can be passed directly as `train({ onStep: recorder.onStep })`
-   * or called from another callback.
+   * or called from another callback (await it: the weights are read with `await data()`).
    */
-  readonly onStep: (row: { step: number }) => void;
-  /** Records the variables' current values now, as step `step` (e.g. the final weights after training); returns the snapshot. A snapshot already recorded at the same step as the last one is replaced. */
-  readonly snapshot: (step: number) => WeightSnapshot;
+  readonly onStep: (row: { step: number }) => Promise<void>;
+  /** Records the variables' current values now, as step `step` (e.g. the final weights after training); resolves with the snapshot. A snapshot already recorded at the same step as the last one is replaced. */
+  readonly snapshot: (step: number) => Promise<WeightSnapshot>;
   /** The snapshots, in the order taken (host copies: Float32Arrays, no tensors). */
   readonly snapshots: WeightSnapshot[];
   /** The step of each snapshot (0 = before training). */
@@ -47,24 +47,25 @@ export interface TrajectoryRecorder {
  * A recorder of the training trajectory of `vars`: every `every` steps its `onStep` copies the
  * variables to the host (one full copy of the weights per snapshot, so choose `every` for memory:
  * bert-base is ~440 MB a snapshot). With `includeStart` (default) the weights at creation are
- * recorded as step 0. Creates no tensors.
+ * recorded as step 0 before the recorder resolves. Creates no tensors; reads the weights with
+ * `await data()`, so it works on every backend (webgpu included).
  *
  * ```ts
  * const model = createBertClassifier("bert-tiny", { seed: 1 });
- * const trajectory = recordTrajectory(model.variables, { every: 10 });
+ * const trajectory = await recordTrajectory(model.variables, { every: 10 });
  * const run = await train({ model, optimizer: "fsam", onStep: trajectory.onStep });
- * trajectory.snapshot(run.rows.length); // the final weights
+ * await trajectory.snapshot(run.rows.length); // the final weights
  * ```
  */
-export function recordTrajectory(vars: readonly tf.Variable[], options: RecordTrajectoryOptions = {}): TrajectoryRecorder {
+export async function recordTrajectory(vars: readonly tf.Variable[], options: RecordTrajectoryOptions = {}): Promise<TrajectoryRecorder> {
   const every = options.every ?? 10;
   checkPositiveInt("recordTrajectory: option every", every);
   if (!Array.isArray(vars) || vars.length === 0) throw new Error("recordTrajectory: vars is empty; pass the model's variables (model.variables)");
   const snapshots: WeightSnapshot[] = [];
   const steps: number[] = [];
-  const snapshot = (step: number): WeightSnapshot => {
+  const snapshot = async (step: number): Promise<WeightSnapshot> => {
     if (!Number.isInteger(step) || step < 0) throw new Error(`recordTrajectory: step must be a non-negative integer, got ${step}`);
-    const snap = snapshotWeights(vars);
+    const snap = await snapshotWeights(vars);
     if (steps.length > 0 && steps[steps.length - 1] === step) snapshots[snapshots.length - 1] = snap;
     else {
       snapshots.push(snap);
@@ -72,12 +73,12 @@ export function recordTrajectory(vars: readonly tf.Variable[], options: RecordTr
     }
     return snap;
   };
-  const onStep = (row: { step: number }): void => {
+  const onStep = async (row: { step: number }): Promise<void> => {
     const step = row?.step;
     if (typeof step !== "number" || !Number.isInteger(step)) throw new Error(`recordTrajectory: onStep expects a history row with an integer step, got ${JSON.stringify(row)}`);
-    if (step % every === 0 && steps[steps.length - 1] !== step) snapshot(step);
+    if (step % every === 0 && steps[steps.length - 1] !== step) await snapshot(step);
   };
-  if (options.includeStart ?? true) snapshot(0);
+  if (options.includeStart ?? true) await snapshot(0);
   return { onStep, snapshot, snapshots, steps, every };
 }
 
@@ -116,19 +117,19 @@ const CHUNK = 4096;
  * must hold exactly the origin's parameters with the same shapes.
  *
  * Costs T² P / 2 multiply-adds for the Gram matrix and O(T³) for the eigen-solver (T up to a few
- * hundred snapshots).
+ * hundred snapshots). An origin given as variables is read with `await data()` (works on webgpu).
  */
-export function pcaDirections(
+export async function pcaDirections(
   snapshots: readonly WeightSnapshot[],
   origin: WeightSnapshot | readonly tf.Variable[],
   options: PcaDirectionsOptions = {},
-): TrajectoryPca {
+): Promise<TrajectoryPca> {
   const k = options.components ?? 2;
   checkPositiveInt("pcaDirections: option components", k);
   if (!Array.isArray(snapshots) || snapshots.length < 2) {
     throw new Error(`pcaDirections: need at least 2 snapshots of the trajectory, got ${Array.isArray(snapshots) ? snapshots.length : typeof snapshots}`);
   }
-  const o = origin instanceof Map ? origin : snapshotWeights(origin);
+  const o = origin instanceof Map ? origin : await snapshotWeights(origin);
   if (o.size === 0) throw new Error("pcaDirections: the origin holds no parameters");
   const names = [...o.keys()];
   snapshots.forEach((snap, t) => {

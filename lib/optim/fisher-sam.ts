@@ -8,6 +8,7 @@ import { computeFisher, computeFisherAsync } from "./fisher.ts";
 import { resolveFisherSAMOptions, samOptionsOf, type FisherSAMOptions, type ResolvedFisherSAMOptions } from "./options.ts";
 import { SAM, trainableVariables, type PerturbationMask } from "./sam.ts";
 import { kthLargest, topKMask } from "./topk.ts";
+import type { FisherSAMFitCallback } from "./fisher-sam-fit.ts";
 
 /** What {@link FisherSAM.onMaskRefresh} listeners receive after each mask refresh. */
 export interface MaskRefreshEvent {
@@ -78,6 +79,10 @@ export class FisherSAM extends SAM {
   private lastVars: tf.Variable[] | undefined;
   /** The step whose due refresh {@link FisherSAM.prepareStep} already made. */
   private preparedStep: number | undefined;
+  /** A refresh reading its Fisher scores in the background (see {@link FisherSAM.beforeStep}). */
+  private backgroundRefresh: Promise<void> | undefined;
+  /** The error of the last background refresh, thrown by the next step. */
+  private backgroundError: unknown;
   private readonly listeners = new Set<(e: MaskRefreshEvent) => void>();
 
   /**
@@ -124,14 +129,52 @@ export class FisherSAM extends SAM {
     return this.iterations;
   }
 
-  /** Refreshes the mask at t % maskInterval == 0, or when a maskable variable has no mask yet. */
+  /**
+   * Refreshes the mask at t % maskInterval == 0, or when a maskable variable has no mask yet.
+   *
+   * On a backend that cannot read synchronously (webgpu), a due refresh that
+   * {@link FisherSAM.prepareStep} did not make (e.g. tfjs-layers' `model.fit` without
+   * {@link FisherSAMFitCallback}, or a hand-written loop calling `minimize` alone) is made in the
+   * background: the Fisher scores are computed now, at this step's weights, and read
+   * asynchronously; the steps keep the previous mask until the read has completed, which needs the
+   * event loop to turn (a loop that only awaits promises between steps, as `model.fit` does, gets
+   * the new mask late: at the end of the fit in the parity test). The first mask cannot wait, so a
+   * first step without it throws, saying what to do. Pass `new FisherSAMFitCallback(fsam)` to
+   * `model.fit` for refreshes exactly on time.
+   */
   protected override beforeStep(vars: tf.Variable[]): void {
     this.lastVars = vars;
+    if (this.backgroundError !== undefined) {
+      const error = this.backgroundError;
+      this.backgroundError = undefined;
+      throw error;
+    }
     if (this.preparedStep === this.step) {
       this.preparedStep = undefined;
       return;
     }
-    if (this.refreshDue(vars)) this.updateMask(vars);
+    if (!this.refreshDue(vars)) return;
+    if (canReadSync()) this.updateMask(vars);
+    else this.refreshInBackground(vars);
+  }
+
+  /** Starts the background refresh described at {@link FisherSAM.beforeStep} (one at a time). */
+  private refreshInBackground(vars: tf.Variable[]): void {
+    const missing = vars.find((v) => this.options.maskable(v) && !this.maskTensors.has(v.name));
+    if (missing) {
+      throw new Error(
+        `FisherSAM: step ${this.step} needs a first mask (${missing.name} has none), and the ${tf.getBackend()} backend cannot read the Fisher scores synchronously: ` +
+          "pass `new FisherSAMFitCallback(fsam)` in model.fit's callbacks, or call `await fsam.prepareStep(vars)` before `minimize` (train() does)",
+      );
+    }
+    if (this.backgroundRefresh) return;
+    this.backgroundRefresh = this.updateMaskAsync(vars)
+      .catch((error: unknown) => {
+        this.backgroundError = error;
+      })
+      .finally(() => {
+        this.backgroundRefresh = undefined;
+      });
   }
 
   /** Whether the next step refreshes the mask. */
@@ -149,6 +192,7 @@ export class FisherSAM extends SAM {
    */
   async prepareStep(varList?: tf.Variable[]): Promise<void> {
     const vars = trainableVariables(varList ?? this.lastVars);
+    await this.backgroundRefresh;
     if (this.preparedStep === this.step || !this.refreshDue(vars)) return;
     await this.updateMaskAsync(vars);
     this.preparedStep = this.step;

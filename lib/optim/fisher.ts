@@ -24,8 +24,9 @@ export function scalarLoss(loss: (i: number) => tf.Scalar, i: number, optionName
  * gradient of `loss(i)`, one backward pass per call. With per-example losses this is the per-sample
  * Fisher of FSAM; with n = 1 and a mini-batch loss it is the squared batch gradient.
  *
- * The squared gradients are accumulated on the backend and read back once per variable at the end.
- * A variable that `loss` does not depend on gets zeros.
+ * The squared gradients are accumulated on the backend and read back once per variable at the end,
+ * synchronously: on wasm/cpu only (FisherSAM's in-step refresh, behind `canReadSync()`); use
+ * {@link computeFisherAsync} wherever webgpu may run. A variable that `loss` does not depend on gets zeros.
  *
  * @param loss Returns the scalar loss of the i-th sample.
  * @param vars Variables to score (all must be trainable, so that gradients flow).
@@ -47,14 +48,15 @@ export function computeFisher(
 
 /**
  * {@link computeFisher} reading the scores back with `await data()`, as the webgpu backend
- * requires (same values).
+ * requires (same values). The scores are computed before the first `await`, at the weights of the
+ * call, and kept out of any enclosing `tf.tidy` until they are read.
  */
 export async function computeFisherAsync(
   loss: (i: number) => tf.Scalar,
   vars: tf.Variable[],
   n: number,
 ): Promise<Map<string, Float32Array>> {
-  const means = fisherTensors(loss, vars, n);
+  const means = fisherTensors(loss, vars, n).map((m) => tf.keep(m));
   try {
     const data = await Promise.all(means.map((m) => m.data() as Promise<Float32Array>));
     return new Map(vars.map((v, j) => [v.name, data[j]]));

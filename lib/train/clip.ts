@@ -15,12 +15,14 @@ function globalNormTensor(grads: tf.NamedTensorMap): tf.Scalar {
   });
 }
 
-/** The global L2 norm of a set of gradients (all concatenated), as a number. */
-export function globalNorm(grads: tf.NamedTensorMap): number {
+/** The global L2 norm of a set of gradients (all concatenated), read with `await data()`. */
+export async function globalNorm(grads: tf.NamedTensorMap): Promise<number> {
   const total = globalNormTensor(grads);
-  const norm = total.dataSync()[0];
-  total.dispose();
-  return norm;
+  try {
+    return (await total.data())[0];
+  } finally {
+    total.dispose();
+  }
 }
 
 /**
@@ -43,17 +45,19 @@ export function clipByGlobalNormOnDevice(
 }
 
 /**
- * Scales the gradients so their global norm is at most `maxNorm`. Returns new tensors (the caller
- * disposes them and the inputs) and the norm before clipping.
+ * Scales the gradients so their global norm is at most `maxNorm`. Resolves with new tensors (the
+ * caller disposes them and the inputs) and the norm before clipping, read with `await data()`.
  */
-export function clipByGlobalNorm(
+export async function clipByGlobalNorm(
   grads: tf.NamedTensorMap,
   maxNorm: number,
-): { grads: tf.NamedTensorMap; norm: number } {
+): Promise<{ grads: tf.NamedTensorMap; norm: number }> {
   const clipped = clipByGlobalNormOnDevice(grads, maxNorm);
-  const norm = clipped.norm.dataSync()[0];
-  clipped.norm.dispose();
-  return { grads: clipped.grads, norm };
+  try {
+    return { grads: clipped.grads, norm: (await clipped.norm.data())[0] };
+  } finally {
+    clipped.norm.dispose();
+  }
 }
 
 /**
@@ -94,6 +98,7 @@ export class GradientClipping extends tf.Optimizer {
       tf.dispose(Object.values(clipped.grads));
     }
     if (canReadSync()) {
+      // wasm/cpu: read now, so that lastNorm is the norm of this step as soon as minimize returns.
       this.lastNorm = clipped.norm.dataSync()[0];
       clipped.norm.dispose();
     } else {

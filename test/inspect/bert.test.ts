@@ -28,7 +28,7 @@ function batch(seed: number, n = 4, seq = 6): EncodedBatch {
   }));
 }
 
-test("every BERT variable lands in its block; the atlas grid covers all components", () => {
+test("every BERT variable lands in its block; the atlas grid covers all components", async () => {
   const model = createBertClassifier(CONFIG, { numLabels: 2, seed: 1, scope: "atlasbert" });
   const blocks = [...groupByBlock(model.variables.map((v) => v.name)).keys()];
   assert.deepEqual(blocks, ["embeddings", "layer.0.attention", "layer.0.ffn", "layer.0.layernorm", "layer.1.attention", "layer.1.ffn", "layer.1.layernorm", "pooler", "classifier"]);
@@ -36,7 +36,7 @@ test("every BERT variable lands in its block; the atlas grid covers all componen
   const batches = [batch(1), batch(2)];
   const fsam = new FisherSAM(tf.train.adam(1e-3), { fisherLoss: (i) => model.loss(batches[i % 2]), fisherSamples: 2, sparsity: 0.9, maskInterval: 1 });
   fsam.updateMask(model.variables);
-  const atlas = fisherAtlas(fsam);
+  const atlas = await fisherAtlas(fsam);
   assert.deepEqual(atlas.grid.layers, [0, 1]);
   assert.deepEqual(atlas.grid.components, [...LAYER_COMPONENTS]);
   // The authors' rule (the default) leaves every embedding and bias outside the mask.
@@ -57,7 +57,7 @@ test("BERT: the evaluator matches model.loss, the 2-D grid centre equals it, no 
   const e = evaluate();
   assert.ok(Math.abs(e.loss.dataSync()[0] - expected) < 1e-5, `${e.loss.dataSync()[0]} vs ${expected}`);
   tf.dispose([e.loss, e.accuracy!]);
-  const d = [randomDirection(model.variables, { seed: 1 }), randomDirection(model.variables, { seed: 2 })] as const;
+  const d = [await randomDirection(model.variables, { seed: 1 }), await randomDirection(model.variables, { seed: 2 })] as const;
   await landscape2D(model.variables, evaluate, d, { points: 2 });
   const n0 = tf.memory().numTensors;
   const res = await landscape2D(model.variables, evaluate, d, { points: 3 });

@@ -35,12 +35,12 @@ test("blocks: HF names map to the hand-written layer and component", () => {
   assert.throws(() => selectBlock(vars, "pooler"), /no variable in block "pooler"; blocks are: embeddings, layer.0.attention/);
 });
 
-test("atlas from a FisherSAM matches maskStats(), kept counts and shares add up", () => {
+test("atlas from a FisherSAM matches maskStats(), kept counts and shares add up", async () => {
   const m = tinyModel("atlas", 1);
   const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 12, sparsity: 0.7, maskInterval: 1, maskable: "all" });
   fsam.updateMask(m.vars);
   const stats = fsam.maskStats();
-  const atlas = fisherAtlas(fsam, { bins: 20 });
+  const atlas = await fisherAtlas(fsam, { bins: 20 });
   const n = m.vars.reduce((s, v) => s + v.size, 0);
   assert.equal(atlas.totalSize, n);
   assert.equal(atlas.totalKept, Math.floor(0.3 * n));
@@ -83,12 +83,12 @@ test("atlas from a FisherSAM matches maskStats(), kept counts and shares add up"
   fsam.dispose();
 });
 
-test("the kept-fraction grid equals maskStats() aggregated by hand-written layer/component", () => {
+test("the kept-fraction grid equals maskStats() aggregated by hand-written layer/component", async () => {
   const m = tinyModel("grid", 2);
   const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 6, sparsity: 0.5, maskInterval: 1, maskable: "all" });
   fsam.updateMask(m.vars);
   const stats = fsam.maskStats();
-  const { grid } = fisherAtlas(fsam);
+  const { grid } = await fisherAtlas(fsam);
   assert.deepEqual(grid.layers, [0, 1]);
   assert.deepEqual(grid.components, ["query", "key", "intermediate", "output", "output.LayerNorm"]);
   for (const [li, layer] of grid.layers.entries())
@@ -100,23 +100,23 @@ test("the kept-fraction grid equals maskStats() aggregated by hand-written layer
   fsam.dispose();
 });
 
-test("atlas computed directly from vars + fisherLoss equals the FisherSAM one", () => {
+test("atlas computed directly from vars + fisherLoss equals the FisherSAM one", async () => {
   const m = tinyModel("direct", 3);
   const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 12, sparsity: 0.8, maskInterval: 1 });
   fsam.updateMask(m.vars);
-  const a = fisherAtlas(fsam);
-  const b = fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 12, sparsity: 0.8 });
+  const a = await fisherAtlas(fsam);
+  const b = await fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 12, sparsity: 0.8 });
   assert.deepEqual(b.variableRows.map((r) => r.kept), a.variableRows.map((r) => r.kept));
   assert.equal(b.threshold, a.threshold);
-  assert.throws(() => fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 12, sparsity: 1.5 }), /sparsity/);
+  await assert.rejects(async () => fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 12, sparsity: 1.5 }), /sparsity/);
   fsam.dispose();
 });
 
-test("atlas under the authors' rule: embeddings and biases are always perturbed, by block", () => {
+test("atlas under the authors' rule: embeddings and biases are always perturbed, by block", async () => {
   const m = tinyModel("authors", 4);
   const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 6, sparsity: 0.9, maskInterval: 1 });
   fsam.updateMask(m.vars);
-  const a = fisherAtlas(fsam);
+  const a = await fisherAtlas(fsam);
   const outside = m.vars.filter((v) => /bias|embed/.test(v.name.slice(v.name.indexOf("/") + 1)));
   assert.deepEqual(a.alwaysPerturbedRows.map((r) => r.name), outside.map((v) => v.name));
   const outsideSize = outside.reduce((s, v) => s + v.size, 0);
@@ -132,9 +132,9 @@ test("atlas under the authors' rule: embeddings and biases are always perturbed,
   assert.equal(cls.alwaysPerturbed, 3);
   close(cls.perturbedFraction, (cls.kept + 3) / 15, 1e-12, "classifier perturbed fraction");
   // The direct atlas applies the same default rule.
-  const direct = fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 6, sparsity: 0.9 });
+  const direct = await fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 6, sparsity: 0.9 });
   assert.deepEqual(direct.alwaysPerturbedRows, a.alwaysPerturbedRows);
-  assert.equal(fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 6, sparsity: 0.9, maskable: "all" }).alwaysPerturbedSize, 0);
+  assert.equal((await fisherAtlas({ vars: m.vars, fisherLoss: m.sampleLoss, samples: 6, sparsity: 0.9, maskable: "all" })).alwaysPerturbedSize, 0);
   fsam.dispose();
 });
 

@@ -20,8 +20,8 @@ const lossOf = (e: () => { loss: tf.Scalar; accuracy?: tf.Scalar }) => {
 test("the 2-D grid at (0, 0) equals the model's loss, and an off-centre point equals the loss there", async () => {
   const m = tinyModel("grid2d", 1);
   const l0 = lossOf(m.evaluate);
-  const d1 = randomDirection(m.vars, { seed: 1 });
-  const d2 = randomDirection(m.vars, { seed: 2 });
+  const d1 = await randomDirection(m.vars, { seed: 1 });
+  const d2 = await randomDirection(m.vars, { seed: 2 });
   const before = m.vars.map((v) => [...v.dataSync()]);
   const res = await landscape2D(m.vars, m.evaluate, [d1, d2], { points: 5, range: [-0.5, 0.5] });
   assert.deepEqual(res.x, [-0.5, -0.25, 0, 0.25, 0.5]);
@@ -46,21 +46,21 @@ test("1-D interpolation endpoints equal the two models' losses", async () => {
   const b = tinyModel("endB", 2);
   const la = lossOf(a.evaluate);
   const lb = lossOf(b.evaluate);
-  const res = await landscape1D(a.vars, a.evaluate, interpolationDirection(a.vars, b.vars), { range: [0, 1], points: 11 });
+  const res = await landscape1D(a.vars, a.evaluate, await interpolationDirection(a.vars, b.vars), { range: [0, 1], points: 11 });
   assert.equal(res.coordinates[0], 0);
   assert.equal(res.coordinates[10], 1);
   assert.ok(Math.abs(res.loss[0] - la) < 1e-6);
   assert.ok(Math.abs(res.loss[10] - lb) < 1e-5, `${res.loss[10]} vs ${lb}`);
   assert.notEqual(la, lb);
-  const def = await landscape1D(a.vars, a.evaluate, randomDirection(a.vars, { seed: 3 }));
+  const def = await landscape1D(a.vars, a.evaluate, await randomDirection(a.vars, { seed: 3 }));
   assert.equal(def.coordinates.length, 51);
   assert.ok(Math.abs(def.loss[25] - la) < 1e-6);
 });
 
 test("landscapes leak no tensors; an abort returns a partial grid", async () => {
   const m = tinyModel("leak", 3);
-  const d1 = randomDirection(m.vars, { seed: 1 });
-  const d2 = randomDirection(m.vars, { seed: 2 });
+  const d1 = await randomDirection(m.vars, { seed: 1 });
+  const d2 = await randomDirection(m.vars, { seed: 2 });
   await landscape2D(m.vars, m.evaluate, [d1, d2], { points: 3 });
   const n0 = tf.memory().numTensors;
   await landscape2D(m.vars, m.evaluate, [d1, d2], { points: 4 });
@@ -73,20 +73,20 @@ test("landscapes leak no tensors; an abort returns a partial grid", async () => 
   assert.equal(tf.memory().numTensors, n0);
 });
 
-test("trajectory snapshots in the plane project to their coordinates", () => {
+test("trajectory snapshots in the plane project to their coordinates", async () => {
   const m = tinyModel("traj", 4);
-  const d1 = randomDirection(m.vars, { seed: 1, biases: "weights" });
-  const d2 = randomDirection(m.vars, { seed: 2 });
-  const origin = snapshotWeights(m.vars);
+  const d1 = await randomDirection(m.vars, { seed: 1, biases: "weights" });
+  const d2 = await randomDirection(m.vars, { seed: 2 });
+  const origin = await snapshotWeights(m.vars);
   const at = (a: number, b: number): WeightSnapshot =>
     new Map([...origin].map(([k, o]) => [k, { shape: o.shape, data: o.data.map((w, i) => w + a * d1.values.get(k)!.data[i] + b * d2.values.get(k)!.data[i]) }]));
   const pts: [number, number][] = [[0, 0], [0.3, -0.2], [-1, 0.5], [0.7, 0.9]];
-  const proj = projectTrajectory(pts.map(([a, b]) => at(a, b)), m.vars, [d1, d2]);
+  const proj = await projectTrajectory(pts.map(([a, b]) => at(a, b)), m.vars, [d1, d2]);
   pts.forEach(([a, b], i) => {
     assert.ok(Math.abs(proj.x[i] - a) < 1e-4, `x ${proj.x[i]} vs ${a}`);
     assert.ok(Math.abs(proj.y[i] - b) < 1e-4, `y ${proj.y[i]} vs ${b}`);
   });
-  assert.throws(() => projectTrajectory([origin], origin, [d1, d1 as Direction]), /parallel/);
+  await assert.rejects(async () => projectTrajectory([origin], origin, [d1, d1 as Direction]), /parallel/);
 });
 
 test("sequenceModelEvaluator: size-weighted cross-entropy and accuracy over batches", async () => {
@@ -123,7 +123,7 @@ test("sequenceModelEvaluator: size-weighted cross-entropy and accuracy over batc
   assert.deepEqual(linspace(-1, 1, 5), [-1, -0.5, 0, 0.5, 1]);
 });
 
-test("SAM sharpness L(w+e) − L(w) matches gᵀe + ½eᵀAe on a quadratic, globally and per block", () => {
+test("SAM sharpness L(w+e) − L(w) matches gᵀe + ½eᵀAe on a quadratic, globally and per block", async () => {
   const vars = namedVariables([["bert.encoder.layer.0.attention.self.query.weight", [2]], ["classifier.weight", [2]]], 6, "samsharp");
   const a = [[2, 0.5, 0, 0], [0.5, 1, 0, 0.2], [0, 0, 3, 0], [0, 0.2, 0, 0.5]];
   const b = [0.1, -0.2, 0.3, 0.4];
@@ -135,21 +135,21 @@ test("SAM sharpness L(w+e) − L(w) matches gᵀe + ½eᵀAe on a quadratic, glo
     const n = Math.hypot(...idx.map((i) => g[i]));
     return g.map((x, i) => (idx.includes(i) ? (rho * x) / n : 0));
   };
-  const res = samSharpness(loss, vars, { rho: 0.1 });
+  const res = await samSharpness(loss, vars, { rho: 0.1 });
   assert.ok(Math.abs(res.sharpness - rise(unit([0, 1, 2, 3], 0.1))) < 1e-5, `${res.sharpness}`);
   assert.ok(Math.abs(res.perturbationNorm - 0.1) < 1e-6);
   assert.deepEqual(res.blocks.map((x) => x.block), ["layer.0.attention", "classifier"]);
   assert.ok(Math.abs(res.blocks[0].sharpness - rise(unit([0, 1], 0.1))) < 1e-5);
   assert.ok(Math.abs(res.blocks[1].sharpness - rise(unit([2, 3], 0.1))) < 1e-5);
-  const restricted = samSharpness(loss, vars, { rho: 0.1, blockPerturbation: "restricted" });
+  const restricted = await samSharpness(loss, vars, { rho: 0.1, blockPerturbation: "restricted" });
   const full = unit([0, 1, 2, 3], 0.1);
   assert.ok(Math.abs(restricted.blocks[1].sharpness - rise(full.map((x, i) => (i >= 2 ? x : 0)))) < 1e-5);
   const mask = new Map([[vars[0].name, Uint8Array.from([0, 1])], [vars[1].name, Uint8Array.from([1, 0])]]);
-  const masked = samSharpness(loss, vars, { rho: 0.1, mask, perBlock: false });
+  const masked = await samSharpness(loss, vars, { rho: 0.1, mask, perBlock: false });
   assert.ok(Math.abs(masked.sharpness - rise(full.map((x, i) => ([0, 1, 1, 0][i] ? x : 0)))) < 1e-5);
   assert.equal(masked.blocks.length, 0);
   const n0 = tf.memory().numTensors;
-  samSharpness(loss, vars, { rho: 0.1, mask });
+  await samSharpness(loss, vars, { rho: 0.1, mask });
   assert.equal(tf.memory().numTensors, n0);
   assert.deepEqual(w, vars.flatMap((v) => [...v.dataSync()]));
 });

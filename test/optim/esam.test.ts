@@ -145,7 +145,7 @@ test("freeze-tensors SWP: whole variables frozen with probability 1 − beta aft
   p.dispose();
 });
 
-test("Fisher-ESAM with beta = 1 and gamma = 1 is FisherSAM exactly; with beta < 1 it perturbs mask ∩ SWP by rho/beta", () => {
+test("Fisher-ESAM with beta = 1 and gamma = 1 is FisherSAM exactly; with beta < 1 it perturbs mask ∩ SWP by rho/beta", async () => {
   const p = mlpProblem();
   const q = mlpProblem();
   const fisherOpts = { rho: 0.2, sparsity: 0.5, maskInterval: 2, fisherSamples: 4 };
@@ -173,7 +173,7 @@ test("Fisher-ESAM with beta = 1 and gamma = 1 is FisherSAM exactly; with beta < 
   const expected = g.map((x, j) => (random() < beta && mask[j] === 1 ? (rho / beta) * (x / (norm(g) + 1e-12)) : 0));
   assertClose(flat(u.perturbation()), expected, 1e-5, "Fisher-ESAM perturbation");
   // The Fisher atlas reads a Fisher-ESAM like a FisherSAM.
-  const atlas = fisherAtlas(f2);
+  const atlas = await fisherAtlas(f2);
   assert.equal(atlas.totalKept, 240);
   assert.equal(atlas.totalSize, 600);
   f2.dispose();

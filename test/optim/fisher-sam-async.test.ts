@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { FisherSAM, type MaskRefreshEvent } from "../../lib/optim/fisher-sam.ts";
 import { computeFisher, computeFisherAsync } from "../../lib/optim/fisher.ts";
+import { FisherSAMFitCallback } from "../../lib/optim/fisher-sam-fit.ts";
 import { mlpProblem } from "./reference.ts";
 
 before(async () => {
@@ -68,4 +69,35 @@ test("updateMaskAsync equals updateMask", async () => {
   a.dispose();
   b.dispose();
   p.dispose();
+});
+
+test("model.fit with FisherSAMFitCallback takes the same steps, refreshing at the same steps once each, as model.fit alone", async () => {
+  const xs = tf.tensor2d(Array.from({ length: 24 * 3 }, (_, i) => Math.sin(i * 0.7)), [24, 3]);
+  const ys = tf.tidy(() => tf.sum(tf.mul(xs, tf.tensor1d([1, -2, 0.5])), 1, true));
+  const run = async (callback: boolean) => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [3], activation: "tanh" }), tf.layers.dense({ units: 1 })] });
+    const start = model.getWeights().map((w, i) => tf.tensor(Array.from({ length: w.size }, (_, j) => Math.cos(i + j * 0.3) * 0.5), w.shape));
+    model.setWeights(start);
+    tf.dispose(start);
+    let calls = 0;
+    const fisherLoss = (i: number) => {
+      calls++;
+      return tf.tidy(() => tf.losses.meanSquaredError(ys.slice([i, 0], [1, 1]), model.apply(xs.slice([i, 0], [1, 3])) as tf.Tensor) as tf.Scalar);
+    };
+    const fsam = new FisherSAM(tf.train.adam(0.05), { rho: 0.1, sparsity: 0.5, maskInterval: 2, fisherSamples: 4, fisherLoss });
+    const steps: number[] = [];
+    fsam.onMaskRefresh((e) => steps.push(e.step));
+    model.compile({ optimizer: fsam, loss: "meanSquaredError" });
+    const history = await model.fit(xs, ys, { batchSize: 8, epochs: 2, shuffle: false, verbose: 0, callbacks: callback ? [new FisherSAMFitCallback(fsam)] : [] });
+    const weights = model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+    const result = { losses: history.history.loss, weights, steps, calls, mask: [...fsam.maskData.values()].map((m) => Array.from(m)) };
+    model.dispose();
+    fsam.dispose();
+    return result;
+  };
+  const plain = await run(false);
+  const withCallback = await run(true);
+  assert.deepEqual(plain.steps, [0, 2, 4]);
+  assert.deepEqual(withCallback, plain);
+  tf.dispose([xs, ys]);
 });

@@ -20,12 +20,12 @@ await tf.setBackend("cpu");
 
 const axisTitle = (fig: Figure, name: string) => ((fig.layout[name] as { title: { text: string } }).title.text);
 
-test("heatmap cells equal maskStats() kept fractions; share bars add to 100%; histograms show the threshold", () => {
+test("heatmap cells equal maskStats() kept fractions; share bars add to 100%; histograms show the threshold", async () => {
   const m = tinyModel("plotatlas", 1);
   const fsam = new FisherSAM(tf.train.sgd(0.1), { fisherLoss: m.sampleLoss, fisherSamples: 6, sparsity: 0.6, maskInterval: 1 });
   fsam.updateMask(m.vars);
   const stats = fsam.maskStats();
-  const atlas = fisherAtlas(fsam);
+  const atlas = await fisherAtlas(fsam);
   const heat = keptFractionHeatmap(atlas);
   assert.equal(heat.data.length, 1);
   const h = heat.data[0] as { type: string; x: string[]; y: string[]; z: (number | null)[][] };

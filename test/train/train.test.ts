@@ -61,7 +61,7 @@ test("train() with ESAM and Fisher-ESAM: per-example losses reach the optimizer,
     assert.ok(stats.perturbed > 0.4 * stats.total && stats.perturbed < 0.6 * stats.total, `SWP ${stats.perturbed}/${stats.total}`);
     if (optimizer === "fesam") {
       assert.deepEqual(r.maskRefreshes.map((m) => m.step), [0, 4]);
-      const atlas = fisherAtlas(r.optimizerInstance as FisherESAM);
+      const atlas = await fisherAtlas(r.optimizerInstance as FisherESAM);
       assert.equal(atlas.totalKept, r.maskStats?.totalKept);
     }
     r.optimizerInstance?.dispose();

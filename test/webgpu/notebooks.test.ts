@@ -10,11 +10,10 @@ import { JUPYTER, ROOT, jupyterMissing, makeJupyterEnv, readCells, runCommand, t
 import { skipWithoutWebgpu } from "./webgpu-adapter.ts";
 
 /**
- * The notebooks run on webgpu. 03 is not yet: its direction and trajectory tools (`randomDirection`,
- * `interpolationDirection`, `recordTrajectory`) are synchronous and read the weights (00-kernel-smoke
- * calls `arraySync()` itself, which webgpu refuses with a message saying to await `array()`).
+ * The tutorial notebooks run on webgpu (00-kernel-smoke calls `arraySync()` itself, which webgpu refuses
+ * with a message saying to await `array()`).
  */
-const NOTEBOOKS = ["01-quickstart", "02-fisher-mask-atlas", "04-glue-low-resource"];
+const NOTEBOOKS = ["01-quickstart", "02-fisher-mask-atlas", "03-sharpness-and-landscape", "04-glue-low-resource"];
 const skip = skipWithoutWebgpu || skipWithoutTool(jupyterMissing());
 let env: JupyterEnv | undefined;
 const executed = new Map<string, { cells: NbCell[]; log: string } | string>();

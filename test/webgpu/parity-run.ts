@@ -2,7 +2,8 @@
 // FSAM_BACKEND (cpu or webgpu) and prints their results as one JSON line `RESULT {...}`, so the
 // parent can compare the two backends. Covers the ops of the BERT model (forward, gradients), the
 // optimizers (5 steps of Adam, SAM, ASAM, GSAM, FSAM with clipping, one Fisher mask refresh), the
-// Fisher atlas, Hessian tools (eigenvalue, trace, Lanczos spectrum), a landscape, and tf.memory() over 50 FSAM steps. On webgpu it also
+// Fisher atlas, Hessian tools (eigenvalue, trace, Lanczos spectrum), a landscape, SAM sharpness, a
+// recorded trajectory's PCA plane, FisherSAM under tfjs-layers' model.fit, and tf.memory() over 50 FSAM steps. On webgpu it also
 // checks the backend's own guarantees (chunked AddN, sync-read error, WebGPU errors thrown).
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, formatBackendInfo } from "../../lib/backend.ts";
@@ -16,6 +17,12 @@ import { hessianSpectralDensity } from "../../lib/inspect/spectral-density.ts";
 import { eigenvectorDirections } from "../../lib/inspect/directions.ts";
 import { landscape1D } from "../../lib/inspect/landscape.ts";
 import { mulberry32 } from "../../lib/random.ts";
+import { samSharpness } from "../../lib/inspect/sam-sharpness.ts";
+import { pcaDirections, recordTrajectory } from "../../lib/inspect/trajectory.ts";
+import { projectTrajectory } from "../../lib/inspect/landscape.ts";
+import { randomDirection } from "../../lib/inspect/directions.ts";
+import { FisherSAM } from "../../lib/optim/fisher-sam.ts";
+import { FisherSAMFitCallback } from "../../lib/optim/fisher-sam-fit.ts";
 import type { EncodedBatch } from "../../lib/types.ts";
 
 /** A BERT small enough for software Vulkan: 2 layers, hidden 16, no dropout (backends draw no random numbers alike). */
@@ -103,7 +110,7 @@ for (const name of ["adam", "sam", "asam", "gsam", "fsam"]) {
     result.mask = [...f.maskData.values()].flatMap((m) => Array.from(m));
     result.fisher = [...f.fisher.values()].flatMap((m) => Array.from(m));
     result.threshold = f.threshold;
-    const atlas = fisherAtlas(f);
+    const atlas = await fisherAtlas(f);
     result.atlas = { totalKept: atlas.totalKept, totalSize: atlas.totalSize, blocks: atlas.blocks.length };
   }
   (out.steps as Record<string, unknown>)[name] = result;
@@ -121,6 +128,34 @@ for (const name of ["adam", "sam", "asam", "gsam", "fsam"]) {
   const density = await hessianSpectralDensity(loss, model.variables, { ...hvp, runs: 1, iterations: 4 });
   const line = await landscape1D(model.variables, { model, batches: [batch] }, eig.directions[0], { points: 3, range: [-1, 1] });
   out.hessian = { eigenvalue: eig.values[0], trace: trace.trace, ritz: density.nodes, landscape: line.loss };
+  model.dispose();
+}
+
+// SAM sharpness (global and per layer), a random direction, and a 3-step trajectory on its PCA plane.
+{
+  const model = createBertClassifier(CONFIG, { numLabels: 2, seed: 1 });
+  const loss = () => model.loss(batch, { training: false });
+  const sharp = await samSharpness(loss, model.variables, { rho: 0.05, granularity: "layer" });
+  const random = await randomDirection(model.variables, { seed: 3 });
+  const recorder = await recordTrajectory(model.variables, { every: 1 });
+  const built = createOptimizer("adam", { lr: 1e-2 });
+  for (let step = 1; step <= 3; step++) {
+    const cost = built.optimizer.minimize(() => model.loss(batch, { training: true }), true, model.variables) as tf.Scalar;
+    await cost.data();
+    cost.dispose();
+    await recorder.onStep({ step });
+  }
+  const pca = await pcaDirections(recorder.snapshots, model.variables, { components: 2 });
+  const path = await projectTrajectory(recorder.snapshots, model.variables, [pca.directions[0], pca.directions[1]]);
+  out.inspect = {
+    loss: sharp.loss,
+    sharpness: sharp.sharpness,
+    blockSharpness: sharp.blocks.map((b) => b.sharpness),
+    random: [...random.values.values()].flatMap((v) => Array.from(v.data)),
+    ratios: pca.explainedVarianceRatio,
+    path: [...path.x, ...path.y],
+  };
+  built.optimizer.dispose();
   model.dispose();
 }
 
@@ -143,6 +178,39 @@ for (const name of ["adam", "sam", "asam", "gsam", "fsam"]) {
   out.memory = { numTensors: counts, numBytes: bytes };
   built.optimizer.dispose();
   model.dispose();
+}
+
+// FisherSAM under tfjs-layers' model.fit (8 steps, mask every 2): with FisherSAMFitCallback, and without
+// it (a first mask prepared by hand; on webgpu later refreshes then read in the background and apply
+// late). On webgpu also: a first step without any mask throws, saying what to do.
+{
+  const random = mulberry32(5);
+  const xs = tf.tensor2d(Array.from({ length: 32 * 4 }, () => 2 * random() - 1), [32, 4]);
+  const ys = tf.tidy(() => tf.sum(tf.mul(xs, tf.tensor1d([1, -2, 0.5, 3])), 1, true).tanh());
+  const fit = async (how: "callback" | "prepared" | "bare") => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 8, inputShape: [4], activation: "tanh" }), tf.layers.dense({ units: 1 })] });
+    const start = model.getWeights().map((w, i) => tf.tensor(Array.from({ length: w.size }, (_, j) => Math.sin(1 + i * 7 + j * 0.37) * 0.5), w.shape));
+    model.setWeights(start);
+    tf.dispose(start);
+    const fisherLoss = (i: number) => tf.tidy(() => tf.losses.meanSquaredError(ys.slice([i, 0], [1, 1]), model.apply(xs.slice([i, 0], [1, 4])) as tf.Tensor) as tf.Scalar);
+    const fsam = new FisherSAM(tf.train.adam(0.05), { rho: 0.05, sparsity: 0.5, maskInterval: 2, fisherSamples: 4, fisherLoss });
+    model.compile({ optimizer: fsam, loss: "meanSquaredError" });
+    const refreshes: number[] = [];
+    fsam.onMaskRefresh((e) => refreshes.push(e.step));
+    if (how === "prepared") await fsam.prepareStep(model.trainableWeights.map((w) => w.read() as tf.Variable));
+    try {
+      const history = await model.fit(xs, ys, { batchSize: 8, epochs: 2, shuffle: false, verbose: 0, callbacks: how === "callback" ? [new FisherSAMFitCallback(fsam)] : [] });
+      const weights = await Promise.all(model.getWeights().map((w) => w.data()));
+      return { losses: history.history.loss as number[], weights: weights.flatMap((w) => Array.from(w)), refreshes, mask: [...fsam.maskData.values()].flatMap((m) => Array.from(m)) };
+    } catch (error) {
+      return { error: (error as Error).message };
+    } finally {
+      model.dispose();
+      fsam.dispose();
+    }
+  };
+  out.fit = { callback: await fit("callback"), prepared: await fit("prepared"), ...(info.backend === "webgpu" ? { bare: await fit("bare") } : {}) };
+  tf.dispose([xs, ys]);
 }
 
 if (info.backend === "webgpu") {

@@ -14,6 +14,12 @@
 // - Hessian tools with finite-difference products (top eigenvalue by power iteration, Hutchinson
 //   trace, 4 Lanczos Ritz values): 1e-3 × max(1, |value|) (measured ≤ 2e-5 relative); the loss along
 //   the eigenvector direction: 1e-4 absolute (measured 6e-6).
+// - SAM sharpness (ρ 0.05, global and per layer): loss and L(w + e) − L(w) within 2e-5 absolute; a
+//   seeded random direction (filter-normalised against the weights): 1e-5 absolute; a 3-step Adam
+//   trajectory's PCA plane: explained-variance ratios within 1e-3, path coordinates within 1e-3 of
+//   the largest coordinate;
+// - FisherSAM under model.fit with FisherSAMFitCallback (8 steps, refresh every 2): the same refresh
+//   steps, losses 1e-5, weights 1e-4, masks ≥ 99 % equal (as above).
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -32,6 +38,14 @@ interface StepResult {
   threshold?: number;
   atlas?: { totalKept: number; totalSize: number; blocks: number };
 }
+/** What parity-run.ts prints for one model.fit run (or the error it threw). */
+interface FitResult {
+  losses?: number[];
+  weights?: number[];
+  refreshes?: number[];
+  mask?: number[];
+  error?: string;
+}
 interface RunResult {
   backend: string;
   banner: string;
@@ -41,6 +55,8 @@ interface RunResult {
   steps: Record<string, StepResult>;
   hessian: { eigenvalue: number; trace: number; ritz: number[]; landscape: number[] };
   memory: { numTensors: number[]; numBytes: number[] };
+  inspect: { loss: number; sharpness: number; blockSharpness: number[]; random: number[]; ratios: number[]; path: number[] };
+  fit: { callback: FitResult; prepared: FitResult; bare?: FitResult };
   addN40?: number[];
   syncRead?: string;
   syncReadExpected?: string;
@@ -133,6 +149,49 @@ test("webgpu matches cpu: Hessian eigenvalue, trace, Lanczos spectrum, and the l
   const landscapeDiff = maxDiff(c.landscape, g.landscape, "landscape");
   assert.ok(landscapeDiff <= 1e-4, `landscape differs by ${landscapeDiff}`);
   t.diagnostic(`Hessian: eigenvalue ${Math.abs(c.eigenvalue - g.eigenvalue).toExponential(1)}, trace ${Math.abs(c.trace - g.trace).toExponential(1)}; landscape ${landscapeDiff.toExponential(1)}`);
+});
+
+test("webgpu matches cpu: SAM sharpness, a random direction, a trajectory's PCA plane (the inspection tools' async reads)", { skip: skipWithoutWebgpu, timeout: 900_000 }, async (t) => {
+  const [cpu, gpu] = await bothRuns();
+  const c = cpu.result.inspect;
+  const g = gpu.result.inspect;
+  assert.ok(Math.abs(c.loss - g.loss) <= 2e-5, `loss ${c.loss} vs ${g.loss}`);
+  assert.ok(c.sharpness > 0, `SAM sharpness on cpu is ${c.sharpness}`);
+  const sharpDiff = maxDiff([c.sharpness, ...c.blockSharpness], [g.sharpness, ...g.blockSharpness], "SAM sharpness");
+  assert.ok(sharpDiff <= 2e-5, `SAM sharpness differs by ${sharpDiff}`);
+  const randomDiff = maxDiff(c.random, g.random, "random direction");
+  assert.ok(randomDiff <= 1e-5, `random direction differs by ${randomDiff}`);
+  const ratioDiff = maxDiff(c.ratios, g.ratios, "PCA ratios");
+  assert.ok(ratioDiff <= 1e-3, `explained-variance ratios ${c.ratios} vs ${g.ratios}`);
+  const pathDiff = maxDiff(c.path, g.path, "trajectory path");
+  assert.ok(pathDiff <= 1e-3 * maxAbs(c.path), `path coordinates differ by ${pathDiff} (largest ${maxAbs(c.path)})`);
+  t.diagnostic(`SAM sharpness ${sharpDiff.toExponential(1)}; random direction ${randomDiff.toExponential(1)}; PCA ratios ${ratioDiff.toExponential(1)}, path ${(pathDiff / maxAbs(c.path)).toExponential(1)} relative`);
+});
+
+test("FisherSAM under model.fit on webgpu: FisherSAMFitCallback refreshes on time and matches cpu; without it a refresh reads in the background and applies late; no first mask throws clearly", { skip: skipWithoutWebgpu, timeout: 900_000 }, async (t) => {
+  const [cpu, gpu] = await bothRuns();
+  const c = cpu.result.fit;
+  const g = gpu.result.fit;
+  for (const [name, r] of Object.entries({ ...c, callback: g.callback, prepared: g.prepared })) assert.equal(r.error, undefined, `${name}: ${r.error}`);
+  assert.deepEqual(c.callback.refreshes, [0, 2, 4, 6]);
+  assert.deepEqual(g.callback.refreshes, c.callback.refreshes);
+  // On cpu the in-step (synchronous) refresh gives exactly what the callback gives.
+  assert.deepEqual(c.prepared, c.callback);
+  const lossDiff = maxDiff(c.callback.losses!, g.callback.losses!, "fit losses");
+  const weightDiff = maxDiff(c.callback.weights!, g.callback.weights!, "fit weights");
+  const agree = c.callback.mask!.filter((m, i) => m === g.callback.mask![i]).length / c.callback.mask!.length;
+  t.diagnostic(`model.fit: losses ${lossDiff.toExponential(1)}, weights ${weightDiff.toExponential(1)}, masks agree on ${(100 * agree).toFixed(1)} %; background refreshes at steps ${g.prepared.refreshes}`);
+  assert.ok(lossDiff <= 1e-5, `model.fit losses differ by ${lossDiff}`);
+  assert.ok(weightDiff <= 1e-4, `model.fit weights differ by ${weightDiff}`);
+  assert.ok(agree >= 0.99, `masks agree on only ${(100 * agree).toFixed(2)} %`);
+  // Without the callback: step 0's mask was prepared by hand; the refresh due at step 2 reads in the
+  // background and applies once the read has completed, which needs the event loop to turn (the fit
+  // loop's awaits between batches do not; measured on lavapipe: at step 8, the end of the fit).
+  const late = g.prepared.refreshes!;
+  assert.equal(late[0], 0);
+  assert.ok(late.length >= 2 && late.slice(1).every((step, k) => step > 2 && step > late[k]), `background refreshes at ${late}`);
+  assert.ok(g.prepared.losses!.every(Number.isFinite) && g.prepared.losses!.at(-1)! < g.prepared.losses![0], `losses ${g.prepared.losses}`);
+  assert.match(g.bare?.error ?? "no error", /needs a first mask.*FisherSAMFitCallback/);
 });
 
 test("webgpu: tf.memory() is flat over 50 FSAM steps, and no WebGPU error was reported", { skip: skipWithoutWebgpu, timeout: 900_000 }, async () => {
