@@ -2,7 +2,9 @@
  * Command-line flags shared by `fsam-lab train` and `fsam-lab compare`, turned into
  * {@link TrainOptions}. Every number is checked and a bad value is reported with its flag.
  */
+import { existsSync, statSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
+import { BertTokenizer } from "../../lib/data/tokenizer.ts";
 import type { TrainOptions } from "../../lib/train/train.ts";
 import type { ScheduleKind } from "../../lib/train/schedule.ts";
 import { optimizerOptionTable, type OptimizerOption } from "../../lib/optim/option-table.ts";
@@ -64,6 +66,7 @@ export const runFlagSpec = {
   task: { type: "string" },
   data: { type: "string" },
   model: { type: "string" },
+  vocab: { type: "string" },
   epochs: { type: "string" },
   "max-steps": { type: "string" },
   "batch-size": { type: "string" },
@@ -91,6 +94,8 @@ export const runFlagsHelp = `data and model:
                            a BERT config .json file (random init; missing fields take HF defaults),
                            or a Hugging Face checkpoint folder (config.json, model.safetensors, vocab.txt);
                            default bert-tiny
+  --vocab FILE             the tokenizer's vocab.txt (one token per line); default: the model folder's vocab.txt,
+                           or the default task's own
   --max-length L           longest sequence in tokens (default 128)
   --low-resource K         train on K examples per class, drawn by the run's seed
   --low-resource-total N   train on N examples (class proportions kept), drawn by the run's seed
@@ -158,6 +163,7 @@ export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
     clipNorm: numberFlag("clip-norm", values["clip-norm"]),
     maxLength: numberFlag("max-length", values["max-length"], "integer"),
     evalEvery: numberFlag("eval-every", values["eval-every"], "integer"),
+    tokenizer: vocabFromFlag(values.vocab),
     ...optimizerOptionsFromFlags(values),
     preset: oneOf("preset", values.preset, ["fsam-paper", "none"] as const),
   };
@@ -169,6 +175,13 @@ export function trainOptionsFromFlags(values: FlagValues): TrainOptions {
   const patience = numberFlag("patience", values.patience, "integer");
   if (patience !== undefined) out.earlyStopping = { patience };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as TrainOptions;
+}
+
+/** The tokenizer of `--vocab FILE`, or undefined without the flag; a missing file is named with its flag. */
+function vocabFromFlag(path: string | undefined): BertTokenizer | undefined {
+  if (path === undefined) return undefined;
+  if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`--vocab: '${path}' is not a file (it should be a BERT vocab.txt, one token per line)`);
+  return BertTokenizer.fromVocabFile(path);
 }
 
 /**

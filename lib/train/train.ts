@@ -189,7 +189,7 @@ async function resolveData(options: TrainOptions, spec: TaskSpec, modelDir: stri
     tokenizer = BertTokenizer.fromVocabFile(join(modelDir, "vocab.txt"));
   }
   if (!tokenizer) {
-    throw new Error(`task '${spec.name}': no tokenizer — pass tokenizer, or a model folder with vocab.txt`);
+    throw new Error(`task '${spec.name}': no tokenizer — pass tokenizer (CLI: --vocab FILE), or a model folder with vocab.txt`);
   }
   return { train: loadTask(spec.name, options.dataDir, "train"), dev: loadTask(spec.name, options.dataDir, "dev"), tokenizer };
 }

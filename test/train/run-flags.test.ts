@@ -1,5 +1,9 @@
 import test from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BertTokenizer } from "../../lib/data/tokenizer.ts";
 import { trainOptionsFromFlags, seedsFromFlags, numberFlag } from "../../bin/cli-support/run-flags.ts";
 
 test("command-line flags become train options; only the given ones are set", () => {
@@ -25,6 +29,21 @@ test("bad flag values name the flag and the value", () => {
   assert.throws(() => trainOptionsFromFlags({ "weight-sampling": "per-layer" }), /--weight-sampling: 'per-layer' is not one of per-element, freeze-tensors/);
   assert.throws(() => trainOptionsFromFlags({ beta: "half" }), /--beta: 'half' is not a number/);
   assert.equal(numberFlag("x", undefined), undefined);
+});
+
+test("--vocab reads the tokenizer's vocab.txt; a missing file is named with its flag", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fsam-vocab-"));
+  try {
+    const file = join(dir, "vocab.txt");
+    writeFileSync(file, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world"].join("\n"));
+    const o = trainOptionsFromFlags({ vocab: file });
+    assert.ok(o.tokenizer instanceof BertTokenizer);
+    assert.deepEqual(o.tokenizer.encode("hello world").inputIds, [2, 5, 6, 3]);
+    assert.throws(() => trainOptionsFromFlags({ vocab: join(dir, "missing.txt") }), /--vocab: '.*missing\.txt' is not a file/);
+    assert.throws(() => trainOptionsFromFlags({ vocab: dir }), /--vocab: '.*' is not a file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("--seeds takes a count or a list; --seed one seed", () => {
