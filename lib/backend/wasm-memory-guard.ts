@@ -86,7 +86,7 @@ export function installWasmMemoryGuard(): boolean {
   };
   backend.move = function (this: GuardedBackend, dataId, values, shape, dtype, refCount) {
     if (dtype === "string") return move.call(this, dataId, values, shape, dtype, refCount);
-    const bytes = shape.reduce((p, d) => p * d, 1) * (dtype === "bool" ? 1 : 4);
+    const bytes = shape.reduce((p, d) => p * d, 1) * tf.util.bytesPerElement(dtype);
     if (bytes > WASM_HEAP_MAX) throw tooBig(this, shape, dtype, bytes);
     pending = { shape, dtype, bytes };
     try {
