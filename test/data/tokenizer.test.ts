@@ -161,14 +161,16 @@ test("vocab problems are reported clearly", { skip }, () => {
   assert.deepEqual(small.encode("hello bye").inputIds, [2, 4, 1, 3]);
 });
 
-test("tokenizes 10k SST-2 sentences in under 2 s", { skip: skip || !existsSync(join(dataDir, "glue", "SST-2", "train.tsv")) && "SST-2 train.tsv not found" }, () => {
+test("tokenizes 10k SST-2 sentences, each framed by [CLS] … [SEP] (throughput: bench/tokenizer.ts)", { skip: skip || !existsSync(join(dataDir, "glue", "SST-2", "train.tsv")) && "SST-2 train.tsv not found" }, () => {
   const sentences = readFileSync(join(dataDir, "glue", "SST-2", "train.tsv"), "utf8").split("\r\n").slice(1, 10001).map((l) => l.split("\t")[1]!);
   assert.equal(sentences.length, 10000);
   const fresh = BertTokenizer.fromVocabFile(vocabPath);
-  const t0 = performance.now();
   let tokens = 0;
-  for (const s of sentences) tokens += fresh.encode(s).inputIds.length;
-  const seconds = (performance.now() - t0) / 1000;
+  for (const s of sentences) {
+    const ids = fresh.encode(s).inputIds;
+    assert.equal(ids[0], fresh.clsId, s);
+    assert.equal(ids[ids.length - 1], fresh.sepId, s);
+    tokens += ids.length;
+  }
   assert.ok(tokens > 100000, `expected over 100k tokens, got ${tokens}`);
-  assert.ok(seconds < 2, `took ${seconds.toFixed(2)} s`);
 });
