@@ -15,6 +15,8 @@ import { wasmGatherPatch } from "./wasm-gather.ts";
 import { wasmIdentityPatch, wasmSameDtypeCastPatch } from "./wasm-identity.ts";
 import { describeBlas, loadBlas } from "./blas.ts";
 import { installWasmMemoryGuard } from "./wasm-memory-guard.ts";
+import { registerWasmAdamW } from "./wasm-adamw.ts";
+import { instantiateSimdKernels, wasmBackendMemory } from "./wasm-simd.ts";
 
 /** Every kernel patch of the wasm backend, installed together. */
 export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPatch, wasmIdentityPatch, wasmSameDtypeCastPatch];
@@ -22,6 +24,19 @@ export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPat
 /** The parts of `@tensorflow/tfjs-backend-wasm` the probe reads. */
 interface WasmModule {
   getThreadsCount(): number;
+}
+
+/**
+ * Binds the SIMD kernels (lib/backend/wasm-simd.ts) to the active wasm backend's memory and registers
+ * the kernels built on them; `false` (and the op chains stay) when that fails.
+ */
+async function registerSimdKernels(): Promise<boolean> {
+  try {
+    registerWasmAdamW(await instantiateSimdKernels(wasmBackendMemory()));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -36,10 +51,11 @@ export async function probeWasm(): Promise<ProbeResult> {
   } catch (error) {
     throw new Error(`@tensorflow/tfjs-backend-wasm did not load: ${firstLine(error)}`);
   }
-  const fastKernels = WASM_KERNEL_PATCHES.every((patch) => patch.install());
+  const patched = WASM_KERNEL_PATCHES.every((patch) => patch.install());
   if (!(await tf.setBackend("wasm"))) {
     throw new Error(`tf.setBackend("wasm") failed (the .wasm binary could not be instantiated)`);
   }
+  const fastKernels = patched && (await registerSimdKernels());
   // A tensor too big for wasm memory: a clear error, not a corrupted heap (see wasm-memory-guard.ts).
   installWasmMemoryGuard();
   const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) === true;

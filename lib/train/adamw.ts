@@ -16,6 +16,7 @@
  * Adam, which is decoupled) with `--weight-decay 0.01` on one parameter group (every parameter).
  */
 import * as tf from "@tensorflow/tfjs";
+import { ADAMW_UPDATE, hasFusedAdamW, type AdamWUpdateAttrs } from "../backend/wasm-adamw.ts";
 import { hfName } from "../names.ts";
 import { optimizerOptionTable as table } from "../optim/option-table.ts";
 
@@ -118,6 +119,8 @@ export class AdamW extends tf.Optimizer {
     const lr = this.learningRate;
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
+    // One pass per variable where the backend has the fused kernel (wasm), the op chain otherwise.
+    const fused = hasFusedAdamW();
     tf.tidy(() => {
       for (const [name, g] of grads) {
         if (g == null) continue;
@@ -133,6 +136,18 @@ export class AdamW extends tf.Optimizer {
         }
         const decays = this.weightDecay > 0 && this.decay(name);
         const l2 = decays && this.weightDecayMode === "l2";
+        if (fused && w.dtype === "float32" && g.dtype === "float32" && g.size === w.size) {
+          const attrs: AdamWUpdateAttrs = {
+            beta1: this.beta1, oneMinusBeta1: 1 - this.beta1, beta2: this.beta2, oneMinusBeta2: 1 - this.beta2,
+            c1, c2, epsilon: this.epsilon, lr,
+            decay: decays && !l2 ? 1 - lr * this.weightDecay : 1, l2: l2 ? this.weightDecay : 0,
+          };
+          const [w1, m1, v1] = tf.engine().runKernel(ADAMW_UPDATE, { w, g, m: state.m, v: state.v }, attrs) as tf.Tensor[];
+          state.m.assign(m1);
+          state.v.assign(v1);
+          w.assign(w1);
+          continue;
+        }
         const grad = l2 ? tf.add(g, tf.mul(w, this.weightDecay)) : g;
         const m = tf.add(tf.mul(state.m, this.beta1), tf.mul(grad, 1 - this.beta1));
         const v = tf.add(tf.mul(state.v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2));

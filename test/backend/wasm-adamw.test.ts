@@ -1,0 +1,83 @@
+// The fused wasm AdamW update (lib/backend/wasm-adamw.ts) against AdamW's op chain on the same
+// backend: weights and both moments bit for bit over several steps, for decoupled decay, L2 decay
+// and undecayed variables, odd sizes, zero and huge gradients; the kernel is only used where
+// registered; nothing leaks.
+import test from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { mulberry32 } from "../../lib/random.ts";
+import { instantiateSimdKernels, wasmBackendMemory } from "../../lib/backend/wasm-simd.ts";
+import { hasFusedAdamW, registerWasmAdamW, unregisterWasmAdamW } from "../../lib/backend/wasm-adamw.ts";
+import { AdamW, type AdamWOptions } from "../../lib/train/adamw.ts";
+
+await tf.setBackend("wasm");
+const kernels = await instantiateSimdKernels(wasmBackendMemory());
+
+function randomValues(size: number, seed: number, scale = 1): Float32Array {
+  const random = mulberry32(seed);
+  return Float32Array.from({ length: size }, () => (random() * 2 - 1) * scale);
+}
+
+/** Runs `steps` AdamW steps on fresh variables and returns weights and moments as arrays. */
+function run(options: AdamWOptions, fused: boolean, steps = 4): { weights: Float32Array[]; moments: Float32Array[] } {
+  if (fused) registerWasmAdamW(kernels);
+  else unregisterWasmAdamW();
+  assert.equal(hasFusedAdamW(), fused);
+  const shapes = [[7, 13], [1], [333], [5, 3, 2]];
+  const names = ["case/dense.weight", "case/dense.bias", "case/LayerNorm.weight", "case/other.weight"];
+  const vars = shapes.map((s, i) => tf.tidy(() => tf.variable(tf.tensor(randomValues(s.reduce((p, d) => p * d, 1), i + 1), s), true, `${names[i]}/${fused}`)));
+  const optimizer = new AdamW(options);
+  for (let step = 0; step < steps; step++) {
+    const grads = vars.map((v, i) => {
+      const values = randomValues(v.size, 100 * step + i, step === 2 ? 1e20 : 1e-2);
+      if (step === 1) values.fill(0, 0, Math.floor(v.size / 2));
+      return { name: v.name, tensor: tf.tensor(values, v.shape) };
+    });
+    optimizer.learningRate = 1e-3 * (step + 1);
+    optimizer.applyGradients(grads);
+    tf.dispose(grads.map((g) => g.tensor));
+  }
+  const moments = [...(optimizer as unknown as { moments: Map<string, { m: tf.Variable; v: tf.Variable }> }).moments.values()]
+    .flatMap(({ m, v }) => [m.dataSync() as Float32Array, v.dataSync() as Float32Array]);
+  const weights = vars.map((v) => v.dataSync() as Float32Array);
+  optimizer.dispose();
+  tf.dispose(vars);
+  return { weights, moments };
+}
+
+for (const [label, options] of [
+  ["decoupled weight decay", { weightDecay: 0.01 }],
+  ["L2 weight decay", { weightDecay: 0.01, weightDecayMode: "l2" }],
+  ["no weight decay, other betas and epsilon", { beta1: 0.8, beta2: 0.95, epsilon: 1e-8 }],
+] as [string, AdamWOptions][]) {
+  test(`fused wasm AdamW equals the op chain bit for bit: ${label}`, () => {
+    const before = tf.memory().numTensors;
+    const chain = run(options, false);
+    const fused = run(options, true);
+    for (const [i, w] of chain.weights.entries()) assert.deepEqual(fused.weights[i], w, `weights of variable ${i}`);
+    for (const [i, m] of chain.moments.entries()) assert.deepEqual(fused.moments[i], m, `moment ${i}`);
+    assert.ok(chain.weights.some((w, i) => w.some((x, j) => x !== randomValues(w.length, i + 1)[j])), "the steps changed the weights");
+    assert.equal(tf.memory().numTensors, before, "no tensor leaked");
+  });
+}
+
+test("the fused kernel is registered for wasm only: other backends keep the op chain", async () => {
+  registerWasmAdamW(kernels);
+  assert.ok(hasFusedAdamW());
+  await tf.setBackend("cpu");
+  try {
+    assert.equal(hasFusedAdamW(), false);
+    const w = tf.tidy(() => tf.variable(tf.tensor([1, 2, 3]), true, "cpu-case/dense.weight"));
+    const optimizer = new AdamW({ learningRate: 0.1 });
+    optimizer.applyGradients([{ name: w.name, tensor: tf.tensor([1, -1, 0]) }]);
+    // First Adam step: w − lr·sign(g) where g ≠ 0 (m/c1 ÷ √(v/c2) = ±1 up to ε).
+    const got = w.dataSync();
+    assert.ok(Math.abs(got[0] - 0.9) < 1e-6 && Math.abs(got[1] - 2.1) < 1e-6 && got[2] === 3, String(got));
+    optimizer.dispose();
+    w.dispose();
+  } finally {
+    await tf.setBackend("wasm");
+const kernels = await instantiateSimdKernels(wasmBackendMemory());
+  }
+});
