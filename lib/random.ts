@@ -38,3 +38,19 @@ export function shuffled<T>(items: readonly T[], random: Random): T[] {
   }
   return out;
 }
+
+/** The multipliers of {@link hash32} (exported for the SIMD code that computes the same hash). */
+export const HASH32_MULTIPLIERS = [0x7feb352d, 0x846ca68b] as const;
+
+/**
+ * A 32-bit integer hash with full avalanche (Chris Wellons' "lowbias32": xor-shift 16, multiply,
+ * xor-shift 15, multiply, xor-shift 16): a bijection of [0, 2³²), returned unsigned.
+ */
+export function hash32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, HASH32_MULTIPLIERS[0]);
+  x ^= x >>> 15;
+  x = Math.imul(x, HASH32_MULTIPLIERS[1]);
+  x ^= x >>> 16;
+  return x >>> 0;
+}

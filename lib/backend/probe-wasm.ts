@@ -15,8 +15,7 @@ import { wasmGatherPatch } from "./wasm-gather.ts";
 import { wasmIdentityPatch, wasmSameDtypeCastPatch } from "./wasm-identity.ts";
 import { describeBlas, loadBlas } from "./blas.ts";
 import { installWasmMemoryGuard } from "./wasm-memory-guard.ts";
-import { registerWasmAdamW } from "./wasm-adamw.ts";
-import { instantiateSimdKernels, wasmBackendMemory } from "./wasm-simd.ts";
+import { installFusedKernels } from "./wasm-fused.ts";
 
 /** Every kernel patch of the wasm backend, installed together. */
 export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPatch, wasmIdentityPatch, wasmSameDtypeCastPatch];
@@ -24,19 +23,6 @@ export const WASM_KERNEL_PATCHES = [wasmMatMulPatch, wasmSumPatch, wasmGatherPat
 /** The parts of `@tensorflow/tfjs-backend-wasm` the probe reads. */
 interface WasmModule {
   getThreadsCount(): number;
-}
-
-/**
- * Binds the SIMD kernels (lib/backend/wasm-simd.ts) to the active wasm backend's memory and registers
- * the kernels built on them; `false` (and the op chains stay) when that fails.
- */
-async function registerSimdKernels(): Promise<boolean> {
-  try {
-    registerWasmAdamW(await instantiateSimdKernels(wasmBackendMemory()));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -55,7 +41,7 @@ export async function probeWasm(): Promise<ProbeResult> {
   if (!(await tf.setBackend("wasm"))) {
     throw new Error(`tf.setBackend("wasm") failed (the .wasm binary could not be instantiated)`);
   }
-  const fastKernels = patched && (await registerSimdKernels());
+  const fastKernels = patched && (await installFusedKernels());
   // A tensor too big for wasm memory: a clear error, not a corrupted heap (see wasm-memory-guard.ts).
   installWasmMemoryGuard();
   const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) === true;

@@ -9,8 +9,8 @@
  * 1.6× slower than the op chain.) Outputs are new buffers: tensors never change in place (a clone or
  * a held copy may share a variable's data, lib/backend/wasm-identity.ts).
  *
- * Registered for the wasm backend only (`initBackend` installs it); `AdamW` runs it when the active
- * backend has it and falls back to the op chain otherwise.
+ * Registered for the wasm backend only (lib/backend/wasm-fused.ts; `initBackend` installs it);
+ * `AdamW` runs it when the active backend has it and falls back to the op chain otherwise.
  */
 import * as tf from "@tensorflow/tfjs";
 import { sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
@@ -41,7 +41,7 @@ export interface AdamWUpdateAttrs {
 }
 
 /** The kernel function over `kernels`: three new float32 outputs of `w`'s shape. */
-function adamWUpdate(kernels: SimdKernels): tf.KernelFunc {
+export function adamWUpdate(kernels: SimdKernels): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { w, g, m, v } = inputs as Record<"w" | "g" | "m" | "v", tf.TensorInfo>;
     const a = attrs as unknown as AdamWUpdateAttrs;
@@ -56,23 +56,4 @@ function adamWUpdate(kernels: SimdKernels): tf.KernelFunc {
     );
     return outputs;
   };
-}
-
-/**
- * Registers {@link ADAMW_UPDATE} for the wasm backend on `kernels` (bound to the backend's memory),
- * replacing an earlier registration.
- */
-export function registerWasmAdamW(kernels: SimdKernels): void {
-  unregisterWasmAdamW();
-  tf.registerKernel({ kernelName: ADAMW_UPDATE, backendName: "wasm", kernelFunc: adamWUpdate(kernels) });
-}
-
-/** Removes {@link ADAMW_UPDATE} again (for benchmarks and tests comparing it with the op chain). */
-export function unregisterWasmAdamW(): void {
-  if (tf.getKernel(ADAMW_UPDATE, "wasm") !== undefined) tf.unregisterKernel(ADAMW_UPDATE, "wasm");
-}
-
-/** Whether the active backend runs {@link ADAMW_UPDATE}. */
-export function hasFusedAdamW(): boolean {
-  return tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined;
 }

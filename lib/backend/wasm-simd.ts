@@ -14,6 +14,7 @@
  */
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
+import { HASH32_MULTIPLIERS } from "../random.ts";
 
 /** The kernels of the module; pointers are byte offsets into the wasm memory, `n` element counts. */
 export interface SimdKernels {
@@ -27,6 +28,11 @@ export interface SimdKernels {
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number,
     epsilon: number, lr: number, decay: number, l2: number, flags: number,
   ): void;
+  /**
+   * The dropout multiplier of lib/models/dropout-mask.ts into `out` (n float32): element i is `scale`
+   * when hash32(hash32(i ⊕ k1) ⊕ k2) < threshold (unsigned), else 0.
+   */
+  dropoutMask(out: number, n: number, k1: number, k2: number, threshold: number, scale: number): void;
 }
 
 /** Operation names of one lane width: `f32x4` on four elements, `f32` on one. */
@@ -44,17 +50,31 @@ interface Lanes {
   sqrt: string;
   /** A scalar f32 local widened to the lane type. */
   splat(local: string): string;
+  /** Integer operations on 32-bit lanes. */
+  xor: string;
+  shrU: string;
+  imul: string;
+  /** A scalar i32 local widened to the lane type. */
+  splatI(local: string): string;
+  /** `scale` where the unsigned lane `x` is below `threshold`, 0 elsewhere (scalar locals `$scale`, `$thr`). */
+  keepScaled(x: string): string;
 }
 
 const VECTOR: Lanes = {
   type: "v128", bytes: 16, load: "v128.load", store: "v128.store",
   add: "f32x4.add", sub: "f32x4.sub", mul: "f32x4.mul", div: "f32x4.div", sqrt: "f32x4.sqrt",
   splat: (local) => `(f32x4.splat (local.get ${local}))`,
+  xor: "v128.xor", shrU: "i32x4.shr_u", imul: "i32x4.mul",
+  splatI: (local) => `(i32x4.splat (local.get ${local}))`,
+  keepScaled: (x) => `(v128.and (i32x4.lt_u ${x} (i32x4.splat (local.get $thr))) (f32x4.splat (local.get $scale)))`,
 };
 const SCALAR: Lanes = {
   type: "f32", bytes: 4, load: "f32.load", store: "f32.store",
   add: "f32.add", sub: "f32.sub", mul: "f32.mul", div: "f32.div", sqrt: "f32.sqrt",
   splat: (local) => `(local.get ${local})`,
+  xor: "i32.xor", shrU: "i32.shr_u", imul: "i32.mul",
+  splatI: (local) => `(local.get ${local})`,
+  keepScaled: (x) => `(select (local.get $scale) (f32.const 0) (i32.lt_u ${x} (local.get $thr)))`,
 };
 
 /**
@@ -82,6 +102,30 @@ function adamWBody(L: Lanes): string {
         (${L.mul}
           (${L.div} (${L.div} (local.get $M) ${s("$c1")}) (${L.add} (${L.sqrt} (${L.div} (local.get $V) ${s("$c2")})) ${s("$eps")}))
           ${s("$lr")})))`;
+}
+
+/** `hash32` of lib/random.ts on the lanes of local `$x`, in place. */
+function hash32Body(L: Lanes): string {
+  const [a, b] = HASH32_MULTIPLIERS;
+  const xorShift = (bits: number) => `(local.set $x (${L.xor} (local.get $x) (${L.shrU} (local.get $x) (i32.const ${bits}))))`;
+  const times = (m: number) => `(local.set $x (${L.imul} (local.get $x) ${L.splatI(`$m${m}`)}))`;
+  return [xorShift(16), times(a), xorShift(15), times(b), xorShift(16)].join("\n    ");
+}
+
+/**
+ * The dropout multiplier for one step of `L` lanes whose element indices are in local `$idx`, stored
+ * at byte offset `$off` of `$out`: keep where hash32(hash32(i ⊕ k1) ⊕ k2) < threshold.
+ */
+function dropoutBody(L: Lanes): string {
+  const [a, b] = HASH32_MULTIPLIERS;
+  return `
+    (local.set $m${a} (i32.const ${a | 0}))
+    (local.set $m${b} (i32.const ${b | 0}))
+    (local.set $x (${L.xor} (local.get $idx) ${L.splatI("$k1")}))
+    ${hash32Body(L)}
+    (local.set $x (${L.xor} (local.get $x) ${L.splatI("$k2")}))
+    ${hash32Body(L)}
+    (${L.store} (i32.add (local.get $out) (local.get $off)) ${L.keepScaled("(local.get $x)")})`;
 }
 
 /**
@@ -112,6 +156,21 @@ export function simdModuleText(): string {
     (param $eps f32) (param $lr f32) (param $decay f32) (param $l2 f32) (param $flags i32)
     ${locals("f32", ["$W", "$G", "$M", "$V"])}
     ${loop(SCALAR, adamWBody(SCALAR))})
+  (func $dropout_v (param $out i32) (param $end i32) (param $k1 i32) (param $k2 i32) (param $thr i32) (param $scale f32)
+    (local $off i32) (local $idx v128) (local $x v128) ${locals("i32", HASH32_MULTIPLIERS.map((m) => `$m${m}`))}
+    (local.set $idx (v128.const i32x4 0 1 2 3))
+    ${loop(VECTOR, `${dropoutBody(VECTOR)}
+      (local.set $idx (i32x4.add (local.get $idx) (i32x4.splat (i32.const 4))))`)})
+  (func $dropout_s (param $out i32) (param $off i32) (param $end i32) (param $k1 i32) (param $k2 i32) (param $thr i32) (param $scale f32)
+    (local $idx i32) (local $x i32) ${locals("i32", HASH32_MULTIPLIERS.map((m) => `$m${m}`))}
+    ${loop(SCALAR, `(local.set $idx (i32.shr_u (local.get $off) (i32.const 2)))
+      ${dropoutBody(SCALAR)}`)})
+  (func (export "dropoutMask") (param $out i32) (param $n i32) (param $k1 i32) (param $k2 i32) (param $thr i32) (param $scale f32)
+    (local $vecEnd i32)
+    (local.set $vecEnd (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (call $dropout_v (local.get $out) (local.get $vecEnd) (local.get $k1) (local.get $k2) (local.get $thr) (local.get $scale))
+    (call $dropout_s (local.get $out) (local.get $vecEnd) (i32.shl (local.get $n) (i32.const 2))
+      (local.get $k1) (local.get $k2) (local.get $thr) (local.get $scale)))
   (func (export "adamw") (param $w i32) (param $g i32) (param $m i32) (param $v i32) (param $w1 i32) (param $m1 i32) (param $v1 i32)
     (param $n i32) (param $b1 f32) (param $nb1 f32) (param $b2 f32) (param $nb2 f32) (param $c1 f32) (param $c2 f32)
     (param $eps f32) (param $lr f32) (param $decay f32) (param $l2 f32) (param $flags i32)

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BertActivation } from "./config.ts";
-import { dropoutMultiplier } from "./dropout-mask.ts";
+import { dropoutMask } from "./dropout-mask.ts";
 
 /**
  * A linear layer with Hugging Face's weight layout: `x [n, in] · weightᵀ + bias`, with
@@ -75,11 +75,10 @@ export function additiveAttentionMask(attentionMask: tf.Tensor2D): tf.Tensor4D {
 export const MASKED_SCORE = -3.4028234663852886e38;
 
 /**
- * Dropout with rate `rate` and a per-call seed; identity when `rate` is 0. Equal to
- * `tf.dropout(x, rate, undefined, seed)` value for value, with its multiplier drawn several times
- * faster (lib/models/dropout-mask.ts).
+ * Dropout with rate `rate` and a per-call seed; identity when `rate` is 0: `x` times the seed's
+ * multiplier (0 or 1/(1−rate) per element, lib/models/dropout-mask.ts; the same on every backend).
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   if (!(rate > 0)) return x;
-  return tf.mul(x, tf.tensor(dropoutMultiplier(x.size, rate, seed), x.shape, "float32")) as T;
+  return tf.mul(x, dropoutMask(x.shape, rate, seed)) as T;
 }

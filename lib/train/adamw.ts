@@ -16,7 +16,8 @@
  * Adam, which is decoupled) with `--weight-decay 0.01` on one parameter group (every parameter).
  */
 import * as tf from "@tensorflow/tfjs";
-import { ADAMW_UPDATE, hasFusedAdamW, type AdamWUpdateAttrs } from "../backend/wasm-adamw.ts";
+import { ADAMW_UPDATE, type AdamWUpdateAttrs } from "../backend/wasm-adamw.ts";
+import { hasFusedKernel } from "../backend/wasm-fused.ts";
 import { hfName } from "../names.ts";
 import { optimizerOptionTable as table } from "../optim/option-table.ts";
 
@@ -120,7 +121,7 @@ export class AdamW extends tf.Optimizer {
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
     // One pass per variable where the backend has the fused kernel (wasm), the op chain otherwise.
-    const fused = hasFusedAdamW();
+    const fused = hasFusedKernel(ADAMW_UPDATE);
     tf.tidy(() => {
       for (const [name, g] of grads) {
         if (g == null) continue;

@@ -74,17 +74,36 @@ test("additive attention mask: 0 where attended, float32's lowest value where ma
   assert.equal(Math.fround(MASKED_SCORE), -3.4028234663852886e38);
 });
 
-test("dropout equals tf.dropout value for value (same seeded draws), odd sizes and every rate", () => {
+test("dropout multiplies by the seed's hashed mask: its values, gradient, keep rate and independence", () => {
   for (const [shape, rate, seed] of [[[7, 13], 0.1, 0], [[3, 5, 11], 0.37, 12345], [[4096], 0.5, 2 ** 31 - 5], [[1], 0.9, 42], [[2, 64], 1e-4, 9]] as [number[], number, number][]) {
     const x = tf.add(tf.randomNormal(shape, 0, 1, "float32", seed + 1), 0.5);
-    const expected = tf.dropout(x, rate, undefined, seed);
+    const mask = dropoutMultiplier(x.size, rate, seed);
+    const scale = Math.fround(1 / Math.fround(1 - rate));
+    assert.ok(mask.every((m) => m === 0 || m === scale), `multipliers are 0 or float32(1/(1−rate)), rate ${rate}`);
+    const expected = tf.mul(x, tf.tensor(mask, shape));
     const got = dropout(x, rate, seed);
     assert.deepEqual(got.shape, shape);
     assert.deepEqual([...got.dataSync()], [...expected.dataSync()], `rate ${rate} seed ${seed}`);
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(dropout(t, rate, seed))))(x);
-    const gExpected = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.dropout(t, rate, undefined, seed))))(x);
+    const gExpected = tf.mul(tf.mul(expected, 2), tf.tensor(mask, shape));
     assert.deepEqual([...g.dataSync()], [...gExpected.dataSync()], `gradient, rate ${rate} seed ${seed}`);
     tf.dispose([x, expected, got, g, gExpected]);
+  }
+  // Keep rate within 5 standard deviations; masks of neighbouring seeds and neighbouring elements independent.
+  const n = 1 << 20;
+  for (const rate of [0.1, 0.5]) {
+    const a = dropoutMultiplier(n, rate, 7);
+    const b = dropoutMultiplier(n, rate, 8);
+    let dropped = 0, both = 0, pairs = 0;
+    for (let i = 0; i < n; i++) {
+      if (a[i] === 0) dropped++;
+      if (a[i] === 0 && b[i] === 0) both++;
+      if (i > 0 && a[i] === 0 && a[i - 1] === 0) pairs++;
+    }
+    const sd = (p: number) => 5 * Math.sqrt(p * (1 - p) / n);
+    assert.ok(Math.abs(dropped / n - rate) < sd(rate), `rate ${rate}: dropped ${dropped / n}`);
+    assert.ok(Math.abs(both / n - rate * rate) < sd(rate * rate), `rate ${rate}: seeds 7 and 8 both drop ${both / n}`);
+    assert.ok(Math.abs(pairs / n - rate * rate) < sd(rate * rate), `rate ${rate}: neighbours both dropped ${pairs / n}`);
   }
   const x = tf.ones([5]);
   assert.equal(dropout(x, 0, 3), x, "rate 0 is the identity");

@@ -1,14 +1,18 @@
-// The fused wasm AdamW update (lib/backend/wasm-adamw.ts) against AdamW's op chain on the same
-// backend: weights and both moments bit for bit over several steps, for decoupled decay, L2 decay
-// and undecayed variables, odd sizes, zero and huge gradients; the kernel is only used where
-// registered; nothing leaks.
+// The fused wasm kernels (lib/backend/wasm-fused.ts): the AdamW update against AdamW's op chain on
+// the same backend (weights and both moments bit for bit over several steps, for decoupled decay, L2
+// decay and undecayed variables, odd sizes, zero and huge gradients) and the dropout mask against its
+// JavaScript reference (every size mod 4, rates, seeds); the kernels are only used where registered;
+// nothing leaks.
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { mulberry32 } from "../../lib/random.ts";
 import { instantiateSimdKernels, wasmBackendMemory } from "../../lib/backend/wasm-simd.ts";
-import { hasFusedAdamW, registerWasmAdamW, unregisterWasmAdamW } from "../../lib/backend/wasm-adamw.ts";
+import { ADAMW_UPDATE } from "../../lib/backend/wasm-adamw.ts";
+import { DROPOUT_MASK } from "../../lib/backend/wasm-dropout-mask.ts";
+import { hasFusedKernel, registerFusedKernels, unregisterFusedKernels } from "../../lib/backend/wasm-fused.ts";
+import { dropoutMask, dropoutMultiplier } from "../../lib/models/dropout-mask.ts";
 import { AdamW, type AdamWOptions } from "../../lib/train/adamw.ts";
 
 await tf.setBackend("wasm");
@@ -21,9 +25,9 @@ function randomValues(size: number, seed: number, scale = 1): Float32Array {
 
 /** Runs `steps` AdamW steps on fresh variables and returns weights and moments as arrays. */
 function run(options: AdamWOptions, fused: boolean, steps = 4): { weights: Float32Array[]; moments: Float32Array[] } {
-  if (fused) registerWasmAdamW(kernels);
-  else unregisterWasmAdamW();
-  assert.equal(hasFusedAdamW(), fused);
+  if (fused) registerFusedKernels(kernels);
+  else unregisterFusedKernels();
+  assert.equal(hasFusedKernel(ADAMW_UPDATE), fused);
   const shapes = [[7, 13], [1], [333], [5, 3, 2]];
   const names = ["case/dense.weight", "case/dense.bias", "case/LayerNorm.weight", "case/other.weight"];
   const vars = shapes.map((s, i) => tf.tidy(() => tf.variable(tf.tensor(randomValues(s.reduce((p, d) => p * d, 1), i + 1), s), true, `${names[i]}/${fused}`)));
@@ -62,12 +66,13 @@ for (const [label, options] of [
   });
 }
 
-test("the fused kernel is registered for wasm only: other backends keep the op chain", async () => {
-  registerWasmAdamW(kernels);
-  assert.ok(hasFusedAdamW());
+test("the fused kernels are registered for wasm only: other backends keep the op chain", async () => {
+  registerFusedKernels(kernels);
+  assert.ok(hasFusedKernel(ADAMW_UPDATE) && hasFusedKernel(DROPOUT_MASK));
   await tf.setBackend("cpu");
   try {
-    assert.equal(hasFusedAdamW(), false);
+    assert.equal(hasFusedKernel(ADAMW_UPDATE), false);
+    assert.equal(hasFusedKernel(DROPOUT_MASK), false);
     const w = tf.tidy(() => tf.variable(tf.tensor([1, 2, 3]), true, "cpu-case/dense.weight"));
     const optimizer = new AdamW({ learningRate: 0.1 });
     optimizer.applyGradients([{ name: w.name, tensor: tf.tensor([1, -1, 0]) }]);
@@ -80,4 +85,16 @@ test("the fused kernel is registered for wasm only: other backends keep the op c
     await tf.setBackend("wasm");
 const kernels = await instantiateSimdKernels(wasmBackendMemory());
   }
+});
+
+test("fused wasm dropout mask equals the JavaScript reference for every size mod 4, rates and seeds", () => {
+  registerFusedKernels(kernels);
+  const before = tf.memory().numTensors;
+  for (const [shape, rate, seed] of [[[1], 0.1, 0], [[2, 3], 0.5, 1], [[3, 5, 7], 0.37, 2 ** 31 - 1], [[4096, 33], 0.1, 123456], [[1027], 1e-4, 9], [[64], 0.999, 5]] as [number[], number, number][]) {
+    const mask = dropoutMask(shape, rate, seed);
+    assert.deepEqual(mask.shape, shape);
+    assert.deepEqual(mask.dataSync(), dropoutMultiplier(mask.size, rate, seed), `shape ${shape} rate ${rate} seed ${seed}`);
+    mask.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before, "no tensor leaked");
 });
