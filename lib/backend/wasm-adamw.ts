@@ -51,8 +51,8 @@ export function adamWUpdate(kernels: SimdKernels): tf.KernelFunc {
     const [pw, pg, pm, pv, pw1, pm1, pv1] = [w, g, m, v, ...outputs].map((x) => wasm.typedArrayFromHeap(x).byteOffset);
     const flags = (a.decay !== 1 ? 1 : 0) | (a.l2 !== 0 ? 2 : 0);
     kernels.adamw(
-      pw, pg, pm, pv, pw1, pm1, pv1, sizeOf(w.shape),
-      a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.c1, a.c2, a.epsilon, a.lr, a.decay, a.l2, flags,
+      pw, pg, pm, pv, pw1, pm1, pv1,
+      a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.c1, a.c2, a.epsilon, a.lr, a.decay, a.l2, flags, sizeOf(w.shape),
     );
     return outputs;
   };

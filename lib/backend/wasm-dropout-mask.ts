@@ -25,7 +25,7 @@ export function dropoutMaskKernel(kernels: SimdKernels): tf.KernelFunc {
     const { shape, k1, k2, threshold, scale } = attrs as unknown as DropoutMaskAttrs;
     const wasm = backend as unknown as WasmBackendLike;
     const out = wasm.makeOutput(shape, "float32");
-    kernels.dropoutMask(wasm.typedArrayFromHeap(out).byteOffset, sizeOf(shape), k1, k2, threshold, scale);
+    kernels.dropoutMask(wasm.typedArrayFromHeap(out).byteOffset, k1, k2, threshold, scale, sizeOf(shape));
     return out;
   };
 }

@@ -6,18 +6,22 @@
 import * as tf from "@tensorflow/tfjs";
 import { ADAMW_UPDATE, adamWUpdate } from "./wasm-adamw.ts";
 import { DROPOUT_MASK, dropoutMaskKernel } from "./wasm-dropout-mask.ts";
+import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradients } from "./wasm-gelu.ts";
 import { instantiateSimdKernels, wasmBackendMemory, type SimdKernels } from "./wasm-simd.ts";
 
 /** Kernel name → builder of its kernel function over the SIMD kernels. */
 const FUSED: [string, (kernels: SimdKernels) => tf.KernelFunc][] = [
   [ADAMW_UPDATE, adamWUpdate],
   [DROPOUT_MASK, dropoutMaskKernel],
+  [GELU, geluKernel],
+  [GELU_GRAD, geluGradKernel],
 ];
 
 /** Registers every fused kernel for the wasm backend on `kernels`, replacing earlier registrations. */
 export function registerFusedKernels(kernels: SimdKernels): void {
   unregisterFusedKernels();
   for (const [kernelName, build] of FUSED) tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: build(kernels) });
+  registerGeluGradients();
 }
 
 /**

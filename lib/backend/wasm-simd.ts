@@ -24,15 +24,19 @@ export interface SimdKernels {
    * w by `decay`; bit 1: add `l2`·w to the gradient first.
    */
   adamw(
-    w: number, g: number, m: number, v: number, w1: number, m1: number, v1: number, n: number,
+    w: number, g: number, m: number, v: number, w1: number, m1: number, v1: number,
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number,
-    epsilon: number, lr: number, decay: number, l2: number, flags: number,
+    epsilon: number, lr: number, decay: number, l2: number, flags: number, n: number,
   ): void;
   /**
    * The dropout multiplier of lib/models/dropout-mask.ts into `out` (n float32): element i is `scale`
    * when hash32(hash32(i ⊕ k1) ⊕ k2) < threshold (unsigned), else 0.
    */
-  dropoutMask(out: number, n: number, k1: number, k2: number, threshold: number, scale: number): void;
+  dropoutMask(out: number, k1: number, k2: number, threshold: number, scale: number, n: number): void;
+  /** GELU (erf form) of `x` into `y` (n float32): y = x·Φ(x), Φ the standard normal CDF. */
+  gelu(x: number, y: number, n: number): void;
+  /** GELU's backward: dx = dy·(Φ(x) + x·φ(x)), φ the standard normal density (n float32 each). */
+  geluGrad(x: number, dy: number, dx: number, n: number): void;
 }
 
 /** Operation names of one lane width: `f32x4` on four elements, `f32` on one. */
@@ -48,6 +52,19 @@ interface Lanes {
   mul: string;
   div: string;
   sqrt: string;
+  abs: string;
+  neg: string;
+  /** Round to the nearest integer, ties to even. */
+  nearest: string;
+  /** Comparisons giving a lane mask (vector) or an i32 condition (scalar). */
+  lt: string;
+  ge: string;
+  /** `a` where `cond` holds, `b` elsewhere. */
+  select(a: string, b: string, cond: string): string;
+  /** 2ⁿ for integral float lanes `n` in [−126, 127]. */
+  pow2(n: string): string;
+  /** A float constant in every lane. */
+  c(value: number): string;
   /** A scalar f32 local widened to the lane type. */
   splat(local: string): string;
   /** Integer operations on 32-bit lanes. */
@@ -56,34 +73,50 @@ interface Lanes {
   imul: string;
   /** A scalar i32 local widened to the lane type. */
   splatI(local: string): string;
+  /** The element indices of the step at byte offset `$off`. */
+  index: string;
   /** `scale` where the unsigned lane `x` is below `threshold`, 0 elsewhere (scalar locals `$scale`, `$thr`). */
   keepScaled(x: string): string;
 }
 
+/** A float32 constant as WebAssembly text (the shortest decimal that reads back as the same float32). */
+const f32 = (value: number) => `(f32.const ${Math.fround(value)})`;
+
 const VECTOR: Lanes = {
   type: "v128", bytes: 16, load: "v128.load", store: "v128.store",
   add: "f32x4.add", sub: "f32x4.sub", mul: "f32x4.mul", div: "f32x4.div", sqrt: "f32x4.sqrt",
+  abs: "f32x4.abs", neg: "f32x4.neg", nearest: "f32x4.nearest", lt: "f32x4.lt", ge: "f32x4.ge",
+  select: (a, b, cond) => `(v128.bitselect ${a} ${b} ${cond})`,
+  pow2: (n) => `(i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s ${n}) (i32x4.splat (i32.const 127))) (i32.const 23))`,
+  c: (value) => `(f32x4.splat ${f32(value)})`,
   splat: (local) => `(f32x4.splat (local.get ${local}))`,
   xor: "v128.xor", shrU: "i32x4.shr_u", imul: "i32x4.mul",
   splatI: (local) => `(i32x4.splat (local.get ${local}))`,
+  index: "(i32x4.add (i32x4.splat (i32.shr_u (local.get $off) (i32.const 2))) (v128.const i32x4 0 1 2 3))",
   keepScaled: (x) => `(v128.and (i32x4.lt_u ${x} (i32x4.splat (local.get $thr))) (f32x4.splat (local.get $scale)))`,
 };
 const SCALAR: Lanes = {
   type: "f32", bytes: 4, load: "f32.load", store: "f32.store",
   add: "f32.add", sub: "f32.sub", mul: "f32.mul", div: "f32.div", sqrt: "f32.sqrt",
+  abs: "f32.abs", neg: "f32.neg", nearest: "f32.nearest", lt: "f32.lt", ge: "f32.ge",
+  select: (a, b, cond) => `(select ${a} ${b} ${cond})`,
+  pow2: (n) => `(f32.reinterpret_i32 (i32.shl (i32.add (i32.trunc_sat_f32_s ${n}) (i32.const 127)) (i32.const 23)))`,
+  c: f32,
   splat: (local) => `(local.get ${local})`,
   xor: "i32.xor", shrU: "i32.shr_u", imul: "i32.mul",
   splatI: (local) => `(local.get ${local})`,
+  index: "(i32.shr_u (local.get $off) (i32.const 2))",
   keepScaled: (x) => `(select (local.get $scale) (f32.const 0) (i32.lt_u ${x} (local.get $thr)))`,
 };
 
+/** The address of pointer parameter `ptr` at the step's byte offset. */
+const at = (ptr: string) => `(i32.add (local.get ${ptr}) (local.get $off))`;
+
 /**
- * The AdamW arithmetic for one step of `L` lanes at byte offset `$off`, in the op chain's order
- * (lib/train/adamw.ts): g ← g + l2·w; m ← m·β1 + g·(1−β1); v ← v·β2 + (g·g)·(1−β2);
- * w ← w·decay − ((m ÷ c1) ÷ (√(v ÷ c2) + ε))·lr.
+ * The AdamW arithmetic for one step of `L` lanes, in the op chain's order (lib/train/adamw.ts):
+ * g ← g + l2·w; m ← m·β1 + g·(1−β1); v ← v·β2 + (g·g)·(1−β2); w ← w·decay − ((m ÷ c1) ÷ (√(v ÷ c2) + ε))·lr.
  */
 function adamWBody(L: Lanes): string {
-  const at = (ptr: string) => `(i32.add (local.get ${ptr}) (local.get $off))`;
   const s = L.splat;
   return `
     (local.set $W (${L.load} ${at("$w")}))
@@ -112,26 +145,118 @@ function hash32Body(L: Lanes): string {
   return [xorShift(16), times(a), xorShift(15), times(b), xorShift(16)].join("\n    ");
 }
 
-/**
- * The dropout multiplier for one step of `L` lanes whose element indices are in local `$idx`, stored
- * at byte offset `$off` of `$out`: keep where hash32(hash32(i ⊕ k1) ⊕ k2) < threshold.
- */
+/** The dropout multiplier for one step of `L` lanes: keep where hash32(hash32(i ⊕ k1) ⊕ k2) < threshold. */
 function dropoutBody(L: Lanes): string {
   const [a, b] = HASH32_MULTIPLIERS;
   return `
     (local.set $m${a} (i32.const ${a | 0}))
     (local.set $m${b} (i32.const ${b | 0}))
-    (local.set $x (${L.xor} (local.get $idx) ${L.splatI("$k1")}))
+    (local.set $x (${L.xor} ${L.index} ${L.splatI("$k1")}))
     ${hash32Body(L)}
     (local.set $x (${L.xor} (local.get $x) ${L.splatI("$k2")}))
     ${hash32Body(L)}
-    (${L.store} (i32.add (local.get $out) (local.get $off)) ${L.keepScaled("(local.get $x)")})`;
+    (${L.store} ${at("$out")} ${L.keepScaled("(local.get $x)")})`;
 }
 
 /**
- * A loop over elements `[from, to)` (byte offsets in `$off`, `$end`) running `body` for `L`'s lanes.
- * The caller sets `$off` and `$end`.
+ * erfcx(u) = exp(u²)·erfc(u) ≈ t·P(t) with t = 1/(1 + {@link ERFCX_P}·u), for u ≥ 0: P's coefficients,
+ * lowest degree first, from a least-squares fit of erfcx(u)·(1 + 0.4u) as a degree-9 polynomial in t
+ * over u ∈ [0, 10], weighted for relative error and reweighted towards minimax (Lawson's iteration;
+ * scipy's `erfcx` as the reference): maximum relative error 8·10⁻⁹ in exact arithmetic.
  */
+const ERFCX_P = 0.4;
+const ERFCX_COEFFICIENTS = [
+  0.22570692002773285, 0.2249518781900406, 0.2149200141429901, 0.12967638671398163, 0.27207231521606445,
+  -0.2843717336654663, 0.5474337339401245, -0.49880433082580566, 0.19800761342048645, -0.029592832550406456,
+];
+
+/**
+ * From `$X`: `$E` = exp(−x²/2) and `$H` = ½(1 + erf(x/√2)) = Φ(x), the standard normal CDF, computed
+ * without cancellation: ½·erfc(|z|) for z = x/√2 < 0, 1 − ½·erfc(z) otherwise, erfc(u) = erfcx(u)·exp(−u²).
+ * exp(v) for v ≤ 0: v = n·ln 2 + r (Cody–Waite: ln 2 in two parts), exp(r) by its degree-7 Taylor
+ * polynomial (|r| ≤ ln 2 / 2: truncation 6·10⁻⁹), times 2ⁿ; 0 below −87.33 (float32's smallest normal).
+ */
+function normalCdfBody(L: Lanes): string {
+  const horner = (x: string, coefficients: number[]) =>
+    coefficients.slice(0, -1).reduceRight((acc, c) => `(${L.add} (${L.mul} ${acc} ${x}) ${L.c(c)})`, L.c(coefficients[coefficients.length - 1]));
+  const taylor = [1, 1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040];
+  return `
+    (local.set $U (${L.abs} (${L.mul} (local.get $X) ${L.c(Math.SQRT1_2)})))
+    (local.set $V (${L.neg} (${L.mul} (local.get $U) (local.get $U))))
+    (local.set $N (${L.nearest} (${L.mul} (local.get $V) ${L.c(Math.LOG2E)})))
+    (local.set $R (${L.sub} (${L.sub} (local.get $V) (${L.mul} (local.get $N) ${L.c(0.693359375)})) (${L.mul} (local.get $N) ${L.c(-2.12194440e-4)})))
+    (local.set $E ${L.select(L.c(0), `(${L.mul} ${horner("(local.get $R)", taylor)} ${L.pow2("(local.get $N)")})`, `(${L.lt} (local.get $V) ${L.c(-87.33)})`)})
+    (local.set $T (${L.div} ${L.c(1)} (${L.add} ${L.c(1)} (${L.mul} (local.get $U) ${L.c(ERFCX_P)}))))
+    (local.set $H (${L.mul} (${L.mul} (${L.mul} (local.get $T) ${horner("(local.get $T)", ERFCX_COEFFICIENTS)}) (local.get $E)) ${L.c(0.5)}))
+    (local.set $H ${L.select(`(${L.sub} ${L.c(1)} (local.get $H))`, "(local.get $H)", `(${L.ge} (local.get $X) ${L.c(0)})`)})`;
+}
+
+/** GELU forward for one step: y = x·Φ(x). */
+function geluBody(L: Lanes): string {
+  return `
+    (local.set $X (${L.load} ${at("$x")}))
+    ${normalCdfBody(L)}
+    (${L.store} ${at("$y")} (${L.mul} (local.get $X) (local.get $H)))`;
+}
+
+/** GELU backward for one step: dx = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π). */
+function geluGradBody(L: Lanes): string {
+  return `
+    (local.set $X (${L.load} ${at("$x")}))
+    ${normalCdfBody(L)}
+    (${L.store} ${at("$dx")} (${L.mul} (${L.load} ${at("$dy")})
+      (${L.add} (local.get $H) (${L.mul} (local.get $X) (${L.mul} (local.get $E) ${L.c(1 / Math.sqrt(2 * Math.PI))})))))`;
+}
+
+/** One exported kernel: element-wise `body` over `n` elements, four at a time, then one at a time. */
+interface KernelText {
+  /** Export name (a method of {@link SimdKernels}). */
+  name: string;
+  /** Parameters before `n`, as `[name, type]`. */
+  params: [string, "i32" | "f32"][];
+  /** Locals of the body, as names, typed by the lane width (`i32` lanes for integer kernels). */
+  locals: string[];
+  /** Whether the locals hold integers (scalar `i32`) rather than floats (scalar `f32`). */
+  integerLocals?: boolean;
+  /** Extra scalar i32 locals. */
+  scalarLocals?: string[];
+  body(L: Lanes): string;
+}
+
+const KERNELS: KernelText[] = [
+  {
+    name: "adamw",
+    params: [
+      ...["$w", "$g", "$m", "$v", "$w1", "$m1", "$v1"].map((p) => [p, "i32"] as [string, "i32"]),
+      ...["$b1", "$nb1", "$b2", "$nb2", "$c1", "$c2", "$eps", "$lr", "$decay", "$l2"].map((p) => [p, "f32"] as [string, "f32"]),
+      ["$flags", "i32"],
+    ],
+    locals: ["$W", "$G", "$M", "$V"],
+    body: adamWBody,
+  },
+  {
+    name: "dropoutMask",
+    params: [["$out", "i32"], ["$k1", "i32"], ["$k2", "i32"], ["$thr", "i32"], ["$scale", "f32"]],
+    locals: ["$x"],
+    integerLocals: true,
+    scalarLocals: HASH32_MULTIPLIERS.map((m) => `$m${m}`),
+    body: dropoutBody,
+  },
+  {
+    name: "gelu",
+    params: [["$x", "i32"], ["$y", "i32"]],
+    locals: ["$X", "$U", "$V", "$N", "$R", "$E", "$T", "$H"],
+    body: geluBody,
+  },
+  {
+    name: "geluGrad",
+    params: [["$x", "i32"], ["$dy", "i32"], ["$dx", "i32"]],
+    locals: ["$X", "$U", "$V", "$N", "$R", "$E", "$T", "$H"],
+    body: geluGradBody,
+  },
+];
+
+/** A loop over the byte offsets `[$off, $end)` running `body` for `L`'s lanes. */
 function loop(L: Lanes, body: string): string {
   return `
     (block $done (loop $next
@@ -141,47 +266,27 @@ function loop(L: Lanes, body: string): string {
       (br $next)))`;
 }
 
+/** The three functions of a kernel: the vector loop, the scalar loop and the exported entry. */
+function kernelText(k: KernelText): string {
+  const params = k.params.map(([name, type]) => `(param ${name} ${type})`).join(" ");
+  const args = k.params.map(([name]) => `(local.get ${name})`).join(" ");
+  const locals = (type: string) =>
+    [...k.locals.map((n) => `(local ${n} ${type})`), ...(k.scalarLocals ?? []).map((n) => `(local ${n} i32)`)].join(" ");
+  return `
+  (func $${k.name}_v ${params} (param $end i32) (local $off i32) ${locals("v128")}
+    ${loop(VECTOR, k.body(VECTOR))})
+  (func $${k.name}_s ${params} (param $off i32) (param $end i32) ${locals(k.integerLocals ? "i32" : "f32")}
+    ${loop(SCALAR, k.body(SCALAR))})
+  (func (export "${k.name}") ${params} (param $n i32) (local $vecEnd i32)
+    (local.set $vecEnd (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (call $${k.name}_v ${args} (local.get $vecEnd))
+    (call $${k.name}_s ${args} (local.get $vecEnd) (i32.shl (local.get $n) (i32.const 2))))`;
+}
+
 /** The module's text. */
 export function simdModuleText(): string {
-  const locals = (type: string, names: string[]) => names.map((n) => `(local ${n} ${type})`).join(" ");
   return `(module
-  (import "env" "memory" (memory 0))
-  (func $adamw_v (param $w i32) (param $g i32) (param $m i32) (param $v i32) (param $w1 i32) (param $m1 i32) (param $v1 i32)
-    (param $end i32) (param $b1 f32) (param $nb1 f32) (param $b2 f32) (param $nb2 f32) (param $c1 f32) (param $c2 f32)
-    (param $eps f32) (param $lr f32) (param $decay f32) (param $l2 f32) (param $flags i32)
-    (local $off i32) ${locals("v128", ["$W", "$G", "$M", "$V"])}
-    ${loop(VECTOR, adamWBody(VECTOR))})
-  (func $adamw_s (param $w i32) (param $g i32) (param $m i32) (param $v i32) (param $w1 i32) (param $m1 i32) (param $v1 i32)
-    (param $off i32) (param $end i32) (param $b1 f32) (param $nb1 f32) (param $b2 f32) (param $nb2 f32) (param $c1 f32) (param $c2 f32)
-    (param $eps f32) (param $lr f32) (param $decay f32) (param $l2 f32) (param $flags i32)
-    ${locals("f32", ["$W", "$G", "$M", "$V"])}
-    ${loop(SCALAR, adamWBody(SCALAR))})
-  (func $dropout_v (param $out i32) (param $end i32) (param $k1 i32) (param $k2 i32) (param $thr i32) (param $scale f32)
-    (local $off i32) (local $idx v128) (local $x v128) ${locals("i32", HASH32_MULTIPLIERS.map((m) => `$m${m}`))}
-    (local.set $idx (v128.const i32x4 0 1 2 3))
-    ${loop(VECTOR, `${dropoutBody(VECTOR)}
-      (local.set $idx (i32x4.add (local.get $idx) (i32x4.splat (i32.const 4))))`)})
-  (func $dropout_s (param $out i32) (param $off i32) (param $end i32) (param $k1 i32) (param $k2 i32) (param $thr i32) (param $scale f32)
-    (local $idx i32) (local $x i32) ${locals("i32", HASH32_MULTIPLIERS.map((m) => `$m${m}`))}
-    ${loop(SCALAR, `(local.set $idx (i32.shr_u (local.get $off) (i32.const 2)))
-      ${dropoutBody(SCALAR)}`)})
-  (func (export "dropoutMask") (param $out i32) (param $n i32) (param $k1 i32) (param $k2 i32) (param $thr i32) (param $scale f32)
-    (local $vecEnd i32)
-    (local.set $vecEnd (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
-    (call $dropout_v (local.get $out) (local.get $vecEnd) (local.get $k1) (local.get $k2) (local.get $thr) (local.get $scale))
-    (call $dropout_s (local.get $out) (local.get $vecEnd) (i32.shl (local.get $n) (i32.const 2))
-      (local.get $k1) (local.get $k2) (local.get $thr) (local.get $scale)))
-  (func (export "adamw") (param $w i32) (param $g i32) (param $m i32) (param $v i32) (param $w1 i32) (param $m1 i32) (param $v1 i32)
-    (param $n i32) (param $b1 f32) (param $nb1 f32) (param $b2 f32) (param $nb2 f32) (param $c1 f32) (param $c2 f32)
-    (param $eps f32) (param $lr f32) (param $decay f32) (param $l2 f32) (param $flags i32)
-    (local $vecEnd i32)
-    (local.set $vecEnd (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
-    (call $adamw_v (local.get $w) (local.get $g) (local.get $m) (local.get $v) (local.get $w1) (local.get $m1) (local.get $v1)
-      (local.get $vecEnd) (local.get $b1) (local.get $nb1) (local.get $b2) (local.get $nb2) (local.get $c1) (local.get $c2)
-      (local.get $eps) (local.get $lr) (local.get $decay) (local.get $l2) (local.get $flags))
-    (call $adamw_s (local.get $w) (local.get $g) (local.get $m) (local.get $v) (local.get $w1) (local.get $m1) (local.get $v1)
-      (local.get $vecEnd) (i32.shl (local.get $n) (i32.const 2)) (local.get $b1) (local.get $nb1) (local.get $b2) (local.get $nb2)
-      (local.get $c1) (local.get $c2) (local.get $eps) (local.get $lr) (local.get $decay) (local.get $l2) (local.get $flags)))
+  (import "env" "memory" (memory 0))${KERNELS.map(kernelText).join("")}
 )`;
 }
 

@@ -6,6 +6,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BertActivation } from "./config.ts";
 import { dropoutMask } from "./dropout-mask.ts";
+import { hasFusedKernel } from "../backend/wasm-fused.ts";
+import { GELU } from "../backend/wasm-gelu.ts";
 
 /**
  * A linear layer with Hugging Face's weight layout: `x [n, in] · weightᵀ + bias`, with
@@ -33,6 +35,8 @@ const SQRT_TWO_OVER_PI = Math.sqrt(2 / Math.PI);
 export function activate<T extends tf.Tensor>(x: T, name: BertActivation): T {
   switch (name) {
     case "gelu":
+      // One SIMD pass forward and one backward where the backend has the fused kernels (wasm).
+      if (hasFusedKernel(GELU)) return tf.engine().runKernel(GELU, { x }) as T;
       return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1)) as T;
     case "gelu_new":
     case "gelu_pytorch_tanh": {

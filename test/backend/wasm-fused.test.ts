@@ -98,3 +98,46 @@ test("fused wasm dropout mask equals the JavaScript reference for every size mod
   }
   assert.equal(tf.memory().numTensors, before, "no tensor leaked");
 });
+
+/** erfc(u) for u ≥ 0 in float64: the Taylor series of erf below 2.5, the continued fraction above. */
+function erfc64(u: number): number {
+  if (u < 2.5) {
+    let term = u, sum = u;
+    for (let n = 1; n < 80; n++) {
+      term *= (-u * u) / n;
+      sum += term / (2 * n + 1);
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let k = u;
+  for (let n = 80; n >= 1; n--) k = u + n / 2 / k;
+  return Math.exp(-u * u) / (Math.sqrt(Math.PI) * k);
+}
+const normalCdf = (x: number) => (x >= 0 ? 1 - 0.5 * erfc64(x / Math.SQRT2) : 0.5 * erfc64(-x / Math.SQRT2));
+const normalPdf = (x: number) => Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+
+test("fused wasm GELU: forward, gradient and second derivative against float64, every size mod 4", async () => {
+  const { activate } = await import("../../lib/models/ops.ts");
+  registerFusedKernels(kernels);
+  const before = tf.memory().numTensors;
+  const values = Float32Array.from({ length: 24003 }, (_, i) => -12 + (24 * i) / 24002);
+  for (const n of [1, 2, 3, 5, values.length]) {
+    const x = tf.tensor(values.subarray(values.length - n));
+    const y = tf.tidy(() => activate(x, "gelu").dataSync());
+    const dy = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(activate(t, "gelu")))(x).dataSync());
+    const d2y = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.grad((s: tf.Tensor) => tf.sum(activate(s, "gelu")))(t)))(x).dataSync());
+    const xs = x.dataSync();
+    for (let i = 0; i < n; i++) {
+      const v = xs[i];
+      const want = v * normalCdf(v);
+      const rel = Math.abs(y[i] - want) / Math.abs(want);
+      assert.ok(want === 0 ? y[i] === 0 : rel < (v >= -3 ? 2e-6 : 2e-5), `GELU(${v}) = ${y[i]}, want ${want}`);
+      const slope = normalCdf(v) + v * normalPdf(v);
+      assert.ok(Math.abs(dy[i] - slope) < 5e-7, `GELU′(${v}) = ${dy[i]}, want ${slope}`);
+      const curvature = normalPdf(v) * (2 - v * v);
+      assert.ok(Math.abs(d2y[i] - curvature) < 2e-6, `GELU″(${v}) = ${d2y[i]}, want ${curvature}`);
+    }
+    x.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before, "no tensor leaked");
+});
