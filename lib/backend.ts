@@ -44,7 +44,7 @@ export interface BackendInfo {
   simd?: boolean;
   /** wasm only: the number of threads XNNPACK uses. */
   threads?: number;
-  /** wasm only: whether the fast kernels are installed (matmul, leading-axis sum, row gather, copy-free identity). */
+  /** wasm only: whether the fast kernels are installed (matmul, leading-axis sum, row gather, copy-free identity, fused SIMD AdamW/dropout/GELU). */
   fastKernels?: boolean;
   /** webgpu only: whether the adapter is a software (CPU) implementation such as llvmpipe. */
   softwareAdapter?: boolean;
