@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ADAMW_UPDATE, adamWUpdate } from "./wasm-adamw.ts";
 import { DROPOUT_MASK, dropoutMaskKernel } from "./wasm-dropout-mask.ts";
+import { PERTURB, perturbKernel, SQUARED_NORM, squaredNormKernel } from "./wasm-sam-kernels.ts";
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradients } from "./wasm-gelu.ts";
 import { instantiateSimdKernels, wasmBackendMemory, type SimdKernels } from "./wasm-simd.ts";
 
@@ -13,6 +14,8 @@ import { instantiateSimdKernels, wasmBackendMemory, type SimdKernels } from "./w
 const FUSED: [string, (kernels: SimdKernels) => tf.KernelFunc][] = [
   [ADAMW_UPDATE, adamWUpdate],
   [DROPOUT_MASK, dropoutMaskKernel],
+  [SQUARED_NORM, squaredNormKernel],
+  [PERTURB, perturbKernel],
   [GELU, geluKernel],
   [GELU_GRAD, geluGradKernel],
 ];

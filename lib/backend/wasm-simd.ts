@@ -33,6 +33,16 @@ export interface SimdKernels {
    * when hash32(hash32(i ⊕ k1) ⊕ k2) < threshold (unsigned), else 0.
    */
   dropoutMask(out: number, k1: number, k2: number, threshold: number, scale: number, n: number): void;
+  /**
+   * The sum of squares of `x` (n float32), accumulated in float64 (squares of float32 values are exact
+   * in float64): the sum is within a few float64 ulps whatever the order.
+   */
+  sumSquares(x: number, n: number): number;
+  /**
+   * SAM's perturbed weights `w1 = w + (g·scale)·mask` (n float32 each; `flags` bit 0: with `mask`,
+   * otherwise `w + g·scale`), in the op chain's order (lib/optim/sam.ts).
+   */
+  perturb(w: number, g: number, mask: number, w1: number, scale: number, flags: number, n: number): void;
   /** GELU (erf form) of `x` into `y` (n float32): y = x·Φ(x), Φ the standard normal CDF. */
   gelu(x: number, y: number, n: number): void;
   /** GELU's backward: dx = dy·(Φ(x) + x·φ(x)), φ the standard normal density (n float32 each). */
@@ -191,6 +201,36 @@ function normalCdfBody(L: Lanes): string {
     (local.set $H ${L.select(`(${L.sub} ${L.c(1)} (local.get $H))`, "(local.get $H)", `(${L.ge} (local.get $X) ${L.c(0)})`)})`;
 }
 
+/** SAM's perturbed weights for one step: w + (g·scale)·mask (the mask when `$flags` bit 0 is set). */
+function perturbBody(L: Lanes): string {
+  return `
+    (local.set $E (${L.mul} (${L.load} ${at("$g")}) ${L.splat("$scale")}))
+    (if (i32.and (local.get $flags) (i32.const 1))
+      (then (local.set $E (${L.mul} (local.get $E) (${L.load} ${at("$mask")})))))
+    (${L.store} ${at("$w1")} (${L.add} (${L.load} ${at("$w")}) (local.get $E)))`;
+}
+
+/**
+ * The exported `sumSquares`: four float32 lanes at a time, each squared and added in float64 (two
+ * f64x2 accumulators for the low and high halves), then the last n mod 4 one by one.
+ */
+const SUM_SQUARES = `
+  (func (export "sumSquares") (param $x i32) (param $n i32) (result f64)
+    (local $off i32) (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $a v128) (local $b v128) (local $s f64)
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    ${loop(VECTOR, `
+      (local.set $v (v128.load ${at("$x")}))
+      (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+      (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+      (local.set $a (f64x2.add (local.get $a) (f64x2.mul (local.get $lo) (local.get $lo))))
+      (local.set $b (f64x2.add (local.get $b) (f64x2.mul (local.get $hi) (local.get $hi))))`)}
+    (local.set $a (f64x2.add (local.get $a) (local.get $b)))
+    (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $a)) (f64x2.extract_lane 1 (local.get $a))))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    ${loop(SCALAR, `
+      (local.set $s (f64.add (local.get $s) (f64.mul (f64.promote_f32 (f32.load ${at("$x")})) (f64.promote_f32 (f32.load ${at("$x")})))))`)}
+    (local.get $s))`;
+
 /** GELU forward for one step: y = x·Φ(x). */
 function geluBody(L: Lanes): string {
   return `
@@ -243,6 +283,12 @@ const KERNELS: KernelText[] = [
     body: dropoutBody,
   },
   {
+    name: "perturb",
+    params: [["$w", "i32"], ["$g", "i32"], ["$mask", "i32"], ["$w1", "i32"], ["$scale", "f32"], ["$flags", "i32"]],
+    locals: ["$E"],
+    body: perturbBody,
+  },
+  {
     name: "gelu",
     params: [["$x", "i32"], ["$y", "i32"]],
     locals: ["$X", "$U", "$V", "$N", "$R", "$E", "$T", "$H"],
@@ -286,7 +332,7 @@ function kernelText(k: KernelText): string {
 /** The module's text. */
 export function simdModuleText(): string {
   return `(module
-  (import "env" "memory" (memory 0))${KERNELS.map(kernelText).join("")}
+  (import "env" "memory" (memory 0))${KERNELS.map(kernelText).join("")}${SUM_SQUARES}
 )`;
 }
 

@@ -3,6 +3,7 @@
  * 2021), ASAM (Kwon et al. 2021) and GSAM (Zhuang et al. 2022).
  */
 import * as tf from "@tensorflow/tfjs";
+import { perturbedWeights, squaredNorm } from "../backend/fused-ops.ts";
 import { resolveSAMOptions, type ResolvedSAMOptions, type SAMOptions } from "./options.ts";
 import { hfName } from "../names.ts";
 import { onAbortUndo } from "../engine-repair.ts";
@@ -18,10 +19,10 @@ interface NamedTensor {
   tensor: tf.Tensor;
 }
 
-/** The perturbed variables and their perturbations e, aligned. */
+/** The perturbed variables and their values at w + e, aligned. */
 interface Perturbation {
   vars: tf.Variable[];
-  e: tf.Tensor[];
+  weights: tf.Tensor[];
 }
 
 /**
@@ -95,7 +96,7 @@ export class SAM extends tf.Optimizer {
   /**
    * One SAM step on the scalar loss `f`. Returns the loss at the unperturbed point when
    * `returnCost` is true (the caller disposes it), else null. The returned loss is also NaN when
-   * the applied gradient is not finite (`0·Σg` is added to it, on the device: no extra sync), so a
+   * the applied gradient is not finite (`0·Σg²` is added to it, on the device: no extra sync), so a
    * caller that reads the cost sees a diverged step at that step even when the loss was finite.
    *
    * @param f The loss; it is called twice (at w and at w + e).
@@ -128,7 +129,7 @@ export class SAM extends tf.Optimizer {
       }
       const appliedTensors = Object.values(applied).filter(isTensor);
       if (returnCost && appliedTensors.length > 0) {
-        gradCheck = tf.tidy(() => tf.mul(tf.addN(appliedTensors.map((g) => tf.sum(g))), 0) as tf.Scalar);
+        gradCheck = tf.tidy(() => tf.mul(tf.addN(appliedTensors.map(squaredNorm)), 0) as tf.Scalar);
       }
       if (varList != null) {
         this.base.applyGradients(varList.map((v) => ({ name: v.name, tensor: applied[v.name] as tf.Tensor })));
@@ -181,8 +182,8 @@ export class SAM extends tf.Optimizer {
   }
 
   /**
-   * The perturbation e of every variable whose perturbation is not masked out entirely, aligned
-   * with `vars`. The norm is one global norm over every variable's gradient, masked or not.
+   * The weights w + e of every variable whose perturbation is not masked out entirely, aligned with
+   * `vars`. The norm is one global norm over every variable's gradient, masked or not.
    */
   private perturbation(vars: tf.Variable[], grads: GradMap): Perturbation {
     const { adaptive, eta, eps } = this.options;
@@ -190,27 +191,27 @@ export class SAM extends tf.Optimizer {
     const withGrad = vars.filter((v) => grads[v.name] != null);
     const masks = withGrad.map((v) => this.perturbationMask(v));
     const perturbedVars = withGrad.filter((_, i) => masks[i] !== "none");
-    if (rho === 0 || perturbedVars.length === 0) return { vars: [], e: [] };
-    const e = tf.tidy(() => {
+    if (rho === 0 || perturbedVars.length === 0) return { vars: [], weights: [] };
+    const weights = tf.tidy(() => {
       // ASAM's T = |w| + η per weight (T = 1 for biases); T·g enters the norm and T²·g the direction.
       const t = adaptive ? withGrad.map((v) => (hfName(v.name).includes("bias") ? tf.onesLike(v) : tf.add(tf.abs(v), eta))) : [];
       const scaled = withGrad.map((v, i) => {
         const g = grads[v.name] as tf.Tensor;
         return adaptive ? tf.mul(t[i], g) : g;
       });
-      const sumSquares = tf.addN(scaled.map((x) => tf.sum(tf.square(x))));
-      const scale = tf.div(rho, tf.add(tf.sqrt(sumSquares), eps));
+      const sumSquares = tf.addN(scaled.map(squaredNorm));
+      const scale = tf.div(rho, tf.add(tf.sqrt(sumSquares), eps)) as tf.Scalar;
       const out: tf.Tensor[] = [];
-      withGrad.forEach((_, i) => {
+      withGrad.forEach((v, i) => {
         const mask = masks[i];
         if (mask === "none") return;
         const direction = adaptive ? tf.mul(t[i], scaled[i]) : scaled[i];
-        const full = tf.mul(direction, scale);
-        out.push(mask === "all" ? full : tf.mul(full, mask));
+        // w + e with e = (direction·scale)·mask: one fused pass on wasm.
+        out.push(perturbedWeights(v, direction, scale, mask === "all" ? undefined : mask));
       });
       return out;
     });
-    return { vars: perturbedVars, e };
+    return { vars: perturbedVars, weights };
   }
 
   /**
@@ -235,8 +236,8 @@ export class SAM extends tf.Optimizer {
     // Stopped mid-step (a notebook's interrupt skips `finally`), the engine repair puts w back.
     const done = onAbortUndo(restore);
     try {
-      tf.tidy(() => perturbed.vars.forEach((v, i) => v.assign(tf.add(v, perturbed.e[i]))));
-      tf.dispose(perturbed.e);
+      perturbed.vars.forEach((v, i) => v.assign(perturbed.weights[i]));
+      tf.dispose(perturbed.weights);
       const loss = this.lossAtPerturbed(f);
       engine.keep = <T extends tf.Tensor>(t: T): T => {
         this.sideOutputs.push(t);

@@ -4,13 +4,14 @@
  * is the norm of all gradients concatenated.
  */
 import * as tf from "@tensorflow/tfjs";
+import { squaredNorm } from "../backend/fused-ops.ts";
 import { canReadSync } from "../backend/read.ts";
 import { reportWebgpuError } from "../backend/webgpu-backend.ts";
 
 /** The global L2 norm of a set of gradients (all concatenated), as a scalar tensor (the caller disposes it). */
 function globalNormTensor(grads: tf.NamedTensorMap): tf.Scalar {
   return tf.tidy(() => {
-    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+    const squares = Object.values(grads).map((g) => squaredNorm(g));
     return squares.length === 0 ? tf.scalar(0) : (tf.sqrt(tf.addN(squares)) as tf.Scalar);
   });
 }

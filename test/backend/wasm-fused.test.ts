@@ -141,3 +141,34 @@ test("fused wasm GELU: forward, gradient and second derivative against float64, 
   }
   assert.equal(tf.memory().numTensors, before, "no tensor leaked");
 });
+
+test("fused squared norm equals the float64 sum of squares; fused perturbed weights equal the op chain bit for bit", async () => {
+  const { perturbedWeights, squaredNorm } = await import("../../lib/backend/fused-ops.ts");
+  const before = tf.memory().numTensors;
+  const run = () => [1, 3, 4, 7, 1001, 65539].map((n) => tf.tidy(() => {
+    const values = randomValues(n, n, 10);
+    const w = tf.tensor(randomValues(n, n + 1));
+    const g = tf.tensor(values);
+    const mask = tf.tensor(randomValues(n, n + 2).map((x) => (x > 0 ? 1 : 0)));
+    const scale = tf.scalar(0.05 / 3.7);
+    return {
+      n,
+      exact: values.reduce((s, x) => s + x * x, 0),
+      norm: squaredNorm(g).dataSync()[0],
+      masked: perturbedWeights(w, g, scale, mask).dataSync(),
+      full: perturbedWeights(w, g, scale).dataSync(),
+    };
+  }));
+  registerFusedKernels(kernels);
+  const fused = run();
+  unregisterFusedKernels();
+  const chain = run();
+  registerFusedKernels(kernels);
+  for (const [i, f] of fused.entries()) {
+    assert.ok(Math.abs(f.norm - f.exact) <= 6e-8 * f.exact, `n ${f.n}: Σx² ${f.norm} vs ${f.exact}`);
+    assert.ok(Math.abs(chain[i].norm - f.exact) <= 1e-5 * f.exact, `n ${f.n}: the op chain's Σx² ${chain[i].norm}`);
+    assert.deepEqual(f.masked, chain[i].masked, `n ${f.n}: masked perturbation`);
+    assert.deepEqual(f.full, chain[i].full, `n ${f.n}: full perturbation`);
+  }
+  assert.equal(tf.memory().numTensors, before, "no tensor leaked");
+});
