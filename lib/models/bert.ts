@@ -118,12 +118,14 @@ export function bertEncode(
   const scale = 1 / Math.sqrt(headSize);
   for (let l = 0; l < config.num_hidden_layers; l++) {
     const p = `bert.encoder.layer.${l}`;
-    // Self-attention: q, k, v as [batch, heads, seq, headSize]; k transposed once to [.., headSize, seq].
-    const split = (x: tf.Tensor2D, perm: number[]) => tf.transpose(tf.reshape(x, [batch, seq, heads, headSize]), perm);
-    const q = split(dense(hidden, `${p}.attention.self.query`), [0, 2, 1, 3]);
-    const kT = split(dense(hidden, `${p}.attention.self.key`), [0, 2, 3, 1]);
-    const v = split(dense(hidden, `${p}.attention.self.value`), [0, 2, 1, 3]);
-    const scores = tf.add(tf.mul(tf.matMul(q, kT), scale), maskScores);
+    // Self-attention: q, k, v as [batch, heads, seq, headSize]; scores = (q·scale)·kᵀ as one transposed
+    // product (no transposed copy of k), the scale on q (4× fewer elements than the scores at seq 128;
+    // the same bits when 1/√headSize is a power of two, as for head size 64).
+    const split = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [batch, seq, heads, headSize]), [0, 2, 1, 3]);
+    const q = split(dense(hidden, `${p}.attention.self.query`));
+    const k = split(dense(hidden, `${p}.attention.self.key`));
+    const v = split(dense(hidden, `${p}.attention.self.value`));
+    const scores = tf.add(tf.matMul(tf.mul(q, scale), k, false, true), maskScores);
     const probs = drop(tf.softmax(scores), config.attention_probs_dropout_prob);
     const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [batch * seq, H]) as tf.Tensor2D;
     const attended = drop(dense(context, `${p}.attention.output.dense`), config.hidden_dropout_prob);
