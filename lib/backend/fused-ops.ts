@@ -13,6 +13,15 @@ export function squaredNorm(x: tf.Tensor): tf.Scalar {
 }
 
 /**
+ * A scalar that is finite exactly when every element of `x` is (up to overflow of the sum): Σx² with
+ * the fused kernel (one read pass), Σx elsewhere. For divergence checks added as `0·probe` to a loss.
+ */
+export function finiteProbe(x: tf.Tensor): tf.Scalar {
+  if (x.dtype === "float32" && hasFusedKernel(SQUARED_NORM)) return tf.engine().runKernel(SQUARED_NORM, { x }) as tf.Scalar;
+  return tf.sum(x);
+}
+
+/**
  * `w + (g·scale)·mask` (`mask` omitted: `w + g·scale`), the op chain's float32 operations in its order
  * (bit-identical when fused). `scale` is a scalar tensor; all float32, `g` and `mask` of `w`'s size.
  */

@@ -3,7 +3,7 @@
  * 2021), ASAM (Kwon et al. 2021) and GSAM (Zhuang et al. 2022).
  */
 import * as tf from "@tensorflow/tfjs";
-import { perturbedWeights, squaredNorm } from "../backend/fused-ops.ts";
+import { finiteProbe, perturbedWeights, squaredNorm } from "../backend/fused-ops.ts";
 import { resolveSAMOptions, type ResolvedSAMOptions, type SAMOptions } from "./options.ts";
 import { hfName } from "../names.ts";
 import { onAbortUndo } from "../engine-repair.ts";
@@ -96,7 +96,7 @@ export class SAM extends tf.Optimizer {
   /**
    * One SAM step on the scalar loss `f`. Returns the loss at the unperturbed point when
    * `returnCost` is true (the caller disposes it), else null. The returned loss is also NaN when
-   * the applied gradient is not finite (`0·Σg²` is added to it, on the device: no extra sync), so a
+   * the applied gradient is not finite (0·Σg, or 0·Σg² on wasm, is added to it, on the device: no extra sync), so a
    * caller that reads the cost sees a diverged step at that step even when the loss was finite.
    *
    * @param f The loss; it is called twice (at w and at w + e).
@@ -129,7 +129,7 @@ export class SAM extends tf.Optimizer {
       }
       const appliedTensors = Object.values(applied).filter(isTensor);
       if (returnCost && appliedTensors.length > 0) {
-        gradCheck = tf.tidy(() => tf.mul(tf.addN(appliedTensors.map(squaredNorm)), 0) as tf.Scalar);
+        gradCheck = tf.tidy(() => tf.mul(tf.addN(appliedTensors.map((g) => finiteProbe(g))), 0) as tf.Scalar);
       }
       if (varList != null) {
         this.base.applyGradients(varList.map((v) => ({ name: v.name, tensor: applied[v.name] as tf.Tensor })));

@@ -12,6 +12,7 @@
  * one; `"throw"` does the same and then throws a {@link DivergenceError}.
  */
 import * as tf from "@tensorflow/tfjs";
+import { finiteProbe } from "../backend/fused-ops.ts";
 
 /** What a run does when a step's loss or update is not finite. */
 export type DivergencePolicy = "stop" | "throw";
@@ -92,7 +93,7 @@ export class WeightHold {
  */
 export async function readStepLoss(cost: tf.Scalar, vars: tf.Variable[]): Promise<{ loss: number; diverged?: string }> {
   const read = tf.tidy(() => {
-    const weightSum = vars.length > 0 ? tf.addN(vars.map((v) => tf.sum(v))) : tf.scalar(0);
+    const weightSum = vars.length > 0 ? tf.addN(vars.map((v) => finiteProbe(v))) : tf.scalar(0);
     return tf.stack([cost, tf.mul(weightSum, 0)]);
   });
   cost.dispose();

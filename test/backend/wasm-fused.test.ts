@@ -172,3 +172,16 @@ test("fused squared norm equals the float64 sum of squares; fused perturbed weig
   }
   assert.equal(tf.memory().numTensors, before, "no tensor leaked");
 });
+
+test("finiteProbe is finite exactly when every element is, fused and not", async () => {
+  const { finiteProbe } = await import("../../lib/backend/fused-ops.ts");
+  for (const fused of [true, false]) {
+    if (fused) registerFusedKernels(kernels);
+    else unregisterFusedKernels();
+    for (const [values, finite] of [[[1, -2, 3, 4, 5], true], [[1, NaN, 3, 4, 5], false], [[1, 2, 3, 4, -Infinity], false], [[Infinity, 1], false]] as [number[], boolean][]) {
+      const probe = tf.tidy(() => finiteProbe(tf.tensor(values)).dataSync()[0]);
+      assert.equal(Number.isFinite(probe), finite, `${fused ? "fused" : "op chain"}: [${values}] → ${probe}`);
+    }
+  }
+  registerFusedKernels(kernels);
+});
