@@ -13,8 +13,9 @@
  * The saved tensors are computed inside the custom op, so tfjs's tape does not link them to the
  * inputs: these gradients are correct, but differentiating them again (double back-propagation for
  * Hessian-vector products) would miss every term through x̂, 1/σ and Φ. {@link withAutodiffOps}
- * therefore switches lib/models back to the plain autodiff formulas for one synchronous computation;
- * lib/inspect's `withSecondOrderGradients` runs every double back-propagation inside it.
+ * therefore switches lib/models back to the plain autodiff formulas for one synchronous computation
+ * (lib/inspect's `withSecondOrderGradients` runs every double back-propagation inside it), and they
+ * are also used whenever nested gradient tapes record the forward pass (tfjs 4.22's engine state).
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -37,9 +38,13 @@ export function withAutodiffOps<T>(fn: () => T): T {
   }
 }
 
-/** Whether lib/models uses the analytic-gradient ops of this module (false inside {@link withAutodiffOps}). */
+/**
+ * Whether lib/models uses the analytic-gradient ops of this module now: false inside
+ * {@link withAutodiffOps}, and false while two or more gradient tapes record (a gradient of a
+ * gradient, e.g. nested `tf.grad` calls), so that hand-written double back-propagation stays exact.
+ */
 export function analyticGradientOpsActive(): boolean {
-  return autodiffDepth === 0;
+  return autodiffDepth === 0 && (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth < 2;
 }
 
 /**

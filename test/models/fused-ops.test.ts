@@ -107,6 +107,26 @@ test("ops use the analytic versions, except inside withAutodiffOps / withSecondO
   tf.dispose([x, gamma, beta]);
 });
 
+test("nested tf.grad through ops' layerNorm and gelu equals the autodiff second derivative (the analytic ops step aside)", () => {
+  tf.tidy(() => {
+    const x = tf.randomNormal([3, 5, 7], 0.5, 1.5, "float32", 21);
+    const v = tf.randomNormal([3, 5, 7], 0, 1, "float32", 22);
+    const gamma = tf.randomNormal([7], 1, 0.3, "float32", 23) as tf.Tensor1D;
+    const beta = tf.randomNormal([7], 0, 0.3, "float32", 24) as tf.Tensor1D;
+    const weights = tf.randomNormal([3, 5, 7], 0, 1, "float32", 25);
+    // H·v of L(x) = Σ w ⊙ gelu(layerNorm(x)), as the gradient of ⟨∇L(x), v⟩.
+    const hvp = (ln: typeof layerNorm, gelu: (t: tf.Tensor) => tf.Tensor) => {
+      const loss = (a: tf.Tensor) => tf.sum(tf.mul(gelu(ln(a, gamma, beta, 1e-5)), weights));
+      return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.grad(loss)(a), v)))(x);
+    };
+    const want = hvp(autodiffLayerNorm, autodiffGelu);
+    assertClose(hvp(layerNorm, (t) => activate(t, "gelu")), want, 1e-4, "H·v");
+    // The analytic ops called directly cannot be differentiated twice: their saved tensors are not on
+    // the tape, so here ∇L(x) does not even depend on x as far as tfjs can tell.
+    assert.throws(() => hvp(analyticLayerNorm, analyticGelu), /Cannot compute gradient/);
+  });
+});
+
 test("analytic ops leak no tensors over repeated gradient steps", () => {
   const x = tf.randomNormal([2, 5, 8], 0, 1, "float32", 11);
   const gamma = tf.variable(tf.randomNormal([8], 1, 0.2, "float32", 12));
