@@ -6,9 +6,9 @@
 // Run: OPENBLAS_NUM_THREADS=1 npx tsx bench/ops-ab.ts [pairs] [presets...]   (default 6 timed pairs, bert-tiny bert-mini)
 import * as tf from "@tensorflow/tfjs";
 import { formatBackendInfo, initBackend } from "../lib/backend.ts";
-import { createBertClassifier } from "../lib/models/classifier.ts";
 import type { BertPresetName } from "../lib/models/config.ts";
 import { withAutodiffOps } from "../lib/models/fused-ops.ts";
+import { bertAdamStep } from "./bert-step.ts";
 
 const [pairsArg, ...presetArgs] = process.argv.slice(2);
 const pairs = Number(pairsArg ?? 6);
@@ -21,19 +21,7 @@ const WARMUP_PAIRS = 2;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function abModel(preset: BertPresetName): Promise<void> {
-  const model = createBertClassifier(preset, { numLabels: 2, seed: 0 });
-  const batch = tf.tidy(() => ({
-    inputIds: tf.randomUniform([BATCH, SEQ], 0, model.config.vocab_size, "int32", 1) as tf.Tensor2D,
-    tokenTypeIds: tf.zeros([BATCH, SEQ], "int32") as tf.Tensor2D,
-    attentionMask: tf.ones([BATCH, SEQ], "int32") as tf.Tensor2D,
-    labels: tf.randomUniform([BATCH], 0, 2, "int32", 2) as tf.Tensor1D,
-  }));
-  const adam = tf.train.adam(1e-5);
-  const step = () => {
-    const cost = adam.minimize(() => model.loss(batch, { training: true }), true, model.variables) as tf.Scalar;
-    cost.dataSync();
-    cost.dispose();
-  };
+  const { step, dispose } = bertAdamStep(preset, BATCH, SEQ);
   const variants: [string, () => void][] = [
     ["analytic (fused-ops)", step],
     ["autodiff (withAutodiffOps)", () => withAutodiffOps(step)],
@@ -57,9 +45,7 @@ async function abModel(preset: BertPresetName): Promise<void> {
     console.log(`  ${name.padEnd(28)} ${median(times[v]).toFixed(1).padStart(7)} ms/step  ${String(counts[v]).padStart(5)} kernel calls  [${all}]`);
   });
   console.log(`  analytic / autodiff = ${(a / b).toFixed(3)} (${((1 - a / b) * 100).toFixed(1)} % less time per step)`);
-  tf.dispose([batch.inputIds, batch.tokenTypeIds, batch.attentionMask, batch.labels]);
-  adam.dispose();
-  model.dispose();
+  dispose();
 }
 
 const info = await initBackend({ backend: "wasm" });
