@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { analyticGelu, analyticGradientOpsActive, analyticLayerNorm, withAutodiffOps } from "../../lib/models/fused-ops.ts";
 import { activate, autodiffGelu, autodiffLayerNorm, layerNorm } from "../../lib/models/ops.ts";
 import { withSecondOrderGradients } from "../../lib/inspect/second-order-gradients.ts";
+import { initBackend } from "../../lib/backend.ts";
 
 await tf.setBackend("cpu");
 
@@ -143,4 +144,27 @@ test("analytic ops leak no tensors over repeated gradient steps", () => {
   for (let i = 0; i < 3; i++) step();
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, gamma, beta]);
+});
+
+test("on wasm too (its own Sigmoid, Erf, reductions): analytic GELU and LayerNorm match the autodiff ones", async () => {
+  await initBackend({ backend: "wasm" });
+  try {
+    tf.tidy(() => {
+      const x = tf.linspace(-12, 12, 4001);
+      const dy = tf.onesLike(x);
+      const got = valueAndGrads((a) => analyticGelu(a), [x], dy);
+      const want = valueAndGrads((a) => autodiffGelu(a), [x], dy);
+      assertClose(got[0], want[0], 1e-6, "wasm gelu value");
+      assertClose(got[1], want[1], 1e-6, "wasm gelu dx");
+      const rows = tf.add(tf.randomNormal([2, 9, 33], 0, 2, "float32", 31), 3);
+      const gamma = tf.randomNormal([33], 1, 0.5, "float32", 32) as tf.Tensor1D;
+      const beta = tf.randomNormal([33], 0, 0.5, "float32", 33) as tf.Tensor1D;
+      const dRows = tf.randomNormal([2, 9, 33], 0, 1, "float32", 34);
+      const ln = valueAndGrads((a, g, b) => analyticLayerNorm(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-12), [rows, gamma, beta], dRows);
+      const lnWant = valueAndGrads((a, g, b) => autodiffLayerNorm(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-12), [rows, gamma, beta], dRows);
+      ["value", "dx", "dgamma", "dbeta"].forEach((what, i) => assertClose(ln[i], lnWant[i], 2e-5, `wasm layerNorm ${what}`));
+    });
+  } finally {
+    await tf.setBackend("cpu");
+  }
 });
