@@ -92,8 +92,7 @@ export function withSecondOrderGradients<T>(fn: () => T): T {
   active = true;
   try {
     for (const config of SECOND_ORDER_GRADIENTS) tf.registerGradient(config);
-    const result = withAutodiffOps(fn);
-    return result;
+    return withAutodiffOps(fn);
   } finally {
     SECOND_ORDER_GRADIENTS.forEach((config, i) => {
       const original = previous[i];
