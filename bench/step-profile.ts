@@ -3,8 +3,8 @@
 // Run: npx tsx bench/step-profile.ts [bert-tiny|bert-mini] [--backend wasm|cpu]
 import * as tf from "@tensorflow/tfjs";
 import { formatBackendInfo, initBackend, type BackendName } from "../lib/backend.ts";
-import { createBertClassifier } from "../lib/models/classifier.ts";
 import type { BertPresetName } from "../lib/models/config.ts";
+import { bertAdamStep } from "./bert-step.ts";
 
 const args = process.argv.slice(2);
 const backendAt = args.indexOf("--backend");
@@ -15,19 +15,7 @@ const SEQ = 128;
 
 const info = await initBackend({ backend });
 console.log(formatBackendInfo(info));
-const model = createBertClassifier(preset, { numLabels: 2, seed: 0 });
-const batch = tf.tidy(() => ({
-  inputIds: tf.randomUniform([BATCH, SEQ], 0, model.config.vocab_size, "int32", 1) as tf.Tensor2D,
-  tokenTypeIds: tf.zeros([BATCH, SEQ], "int32") as tf.Tensor2D,
-  attentionMask: tf.ones([BATCH, SEQ], "int32") as tf.Tensor2D,
-  labels: tf.randomUniform([BATCH], 0, 2, "int32", 2) as tf.Tensor1D,
-}));
-const adam = tf.train.adam(1e-5);
-const step = () => {
-  const cost = adam.minimize(() => model.loss(batch, { training: true }), true, model.variables) as tf.Scalar;
-  cost.dataSync();
-  cost.dispose();
-};
+const { step } = bertAdamStep(preset, BATCH, SEQ);
 for (let i = 0; i < 2; i++) step();
 const t0 = performance.now();
 const profile = await tf.profile(step);

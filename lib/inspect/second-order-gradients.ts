@@ -15,13 +15,16 @@
  * incoming gradient and Equal's is zero (a comparison is piecewise constant). Recomputing costs an
  * extra kernel per backward pass (a softmax per attention layer), so these are not installed for
  * ordinary training: {@link withSecondOrderGradients} swaps them in for the duration of one
- * synchronous computation (a double back-propagation) and puts tfjs's own back afterwards.
+ * synchronous computation (a double back-propagation) and puts tfjs's own back afterwards. It also
+ * runs that computation under lib/models' `withAutodiffOps`: the analytic LayerNorm and GELU gradients
+ * of lib/models/fused-ops.ts are correct but not twice differentiable.
  *
  * `tf.logSoftmax` and `tf.losses.softmaxCrossEntropy` are `tf.customGrad` functions, not kernels,
  * so no registry entry can fix them; lib/models' classifier computes its log-probabilities as
  * `logits − logSumExp(logits)` instead, from kernels listed here.
  */
 import * as tf from "@tensorflow/tfjs";
+import { withAutodiffOps } from "../models/fused-ops.ts";
 
 /** A gradient config whose gradient function is built from differentiable ops only. */
 function inputGradient(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor): tf.GradConfig {
@@ -89,9 +92,7 @@ export function withSecondOrderGradients<T>(fn: () => T): T {
   active = true;
   try {
     for (const config of SECOND_ORDER_GRADIENTS) tf.registerGradient(config);
-    const result = fn();
-    if (result instanceof Promise) throw new Error("withSecondOrderGradients: fn must be synchronous");
-    return result;
+    return withAutodiffOps(fn);
   } finally {
     SECOND_ORDER_GRADIENTS.forEach((config, i) => {
       const original = previous[i];

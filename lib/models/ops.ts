@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BertActivation } from "./config.ts";
 import { dropoutMask } from "./dropout-mask.ts";
+import { analyticGelu, analyticGradientOpsActive, analyticLayerNorm } from "./fused-ops.ts";
 import { hasFusedKernel } from "../backend/wasm-fused.ts";
 import { GELU } from "../backend/wasm-gelu.ts";
 
@@ -21,8 +22,16 @@ export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): 
   return tf.add(tf.matMul(x, weight, false, true), bias);
 }
 
-/** LayerNorm over the last axis: `(x − mean) / sqrt(var + eps) · gamma + beta` (biased variance). */
+/**
+ * LayerNorm over the last axis: `(x − mean) / sqrt(var + eps) · gamma + beta` (biased variance), with
+ * an analytic gradient (lib/models/fused-ops.ts) except inside `withAutodiffOps`.
+ */
 export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): T {
+  return analyticGradientOpsActive() ? analyticLayerNorm(x, gamma, beta, eps) : autodiffLayerNorm(x, gamma, beta, eps);
+}
+
+/** {@link layerNorm} from plain tfjs ops, differentiated (to any order) by tfjs's autodiff. */
+export function autodiffLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): T {
   const { mean, variance } = tf.moments(x, -1, true);
   const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(normalized, gamma), beta) as T;
@@ -31,13 +40,18 @@ export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: t
 const SQRT_HALF = Math.SQRT1_2;
 const SQRT_TWO_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** Applies a feed-forward activation by its Hugging Face name ("gelu" is the exact erf form). */
+/**
+ * Applies a feed-forward activation by its Hugging Face name ("gelu" is the exact erf form: the fused
+ * wasm kernels of lib/backend/wasm-gelu.ts where registered, else with an analytic gradient from
+ * lib/models/fused-ops.ts except inside `withAutodiffOps`).
+ */
 export function activate<T extends tf.Tensor>(x: T, name: BertActivation): T {
   switch (name) {
     case "gelu":
-      // One SIMD pass forward and one backward where the backend has the fused kernels (wasm).
+      // One SIMD pass forward and one backward where the backend has the fused kernels (wasm; they
+      // are differentiable to any order), the analytic or autodiff op chain elsewhere.
       if (hasFusedKernel(GELU)) return tf.engine().runKernel(GELU, { x }) as T;
-      return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1)) as T;
+      return analyticGradientOpsActive() ? analyticGelu(x) : autodiffGelu(x);
     case "gelu_new":
     case "gelu_pytorch_tanh": {
       const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_TWO_OVER_PI);
@@ -46,6 +60,11 @@ export function activate<T extends tf.Tensor>(x: T, name: BertActivation): T {
     case "relu":
       return tf.relu(x);
   }
+}
+
+/** Exact GELU `0.5·x·(1 + erf(x/√2))` from plain tfjs ops, differentiated (to any order) by tfjs's autodiff. */
+export function autodiffGelu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1)) as T;
 }
 
 /**
