@@ -1,4 +1,4 @@
-// Interleaved A/B of lib/models' analytic-gradient LayerNorm + GELU (lib/models/fused-ops.ts) against
+// Interleaved A/B of lib/models' analytic-gradient LayerNorm + GELU (lib/models/analytic-ops.ts) against
 // tfjs's autodiff of the plain formulas (`withAutodiffOps`): one full Adam training step (forward,
 // backward, update; dropout on) of bert-tiny and bert-mini at batch 32 × sequence 128 on wasm,
 // after the two ops alone (forward + backward) at bert-mini's sizes.
@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { formatBackendInfo, initBackend } from "../lib/backend.ts";
 import type { BertPresetName } from "../lib/models/config.ts";
-import { withAutodiffOps } from "../lib/models/fused-ops.ts";
+import { withAutodiffOps } from "../lib/models/analytic-ops.ts";
 import { activate, layerNorm } from "../lib/models/ops.ts";
 import { bertAdamStep } from "./bert-step.ts";
 
@@ -30,7 +30,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  */
 async function ab(title: string, step: () => void, pairs: number): Promise<void> {
   const variants: [string, () => void][] = [
-    ["analytic (fused-ops)", step],
+    ["analytic (analytic-ops)", step],
     ["autodiff (withAutodiffOps)", () => withAutodiffOps(step)],
   ];
   // Wall-clock and process-CPU ms per call, by variant.

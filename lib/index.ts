@@ -37,7 +37,7 @@ export type { DownloadedFile, DownloadProgress, TransferOptions } from "./downlo
 export { parseTorchCheckpoint, readTorchCheckpoint, type TorchCheckpoint, type TorchTensorEntry } from "./models/torch-checkpoint.ts";
 export { readModelWeights } from "./models/weight-files.ts";
 export type { TensorInfo, TensorSource } from "./models/tensor-source.ts";
-export { withAutodiffOps } from "./models/fused-ops.ts";
+export { withAutodiffOps } from "./models/analytic-ops.ts";
 
 // --- data ---
 export * from "./data/tokenizer.ts";

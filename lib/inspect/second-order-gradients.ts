@@ -17,14 +17,14 @@
  * ordinary training: {@link withSecondOrderGradients} swaps them in for the duration of one
  * synchronous computation (a double back-propagation) and puts tfjs's own back afterwards. It also
  * runs that computation under lib/models' `withAutodiffOps`: the analytic LayerNorm and GELU gradients
- * of lib/models/fused-ops.ts are correct but not twice differentiable.
+ * of lib/models/analytic-ops.ts are correct but not twice differentiable.
  *
  * `tf.logSoftmax` and `tf.losses.softmaxCrossEntropy` are `tf.customGrad` functions, not kernels,
  * so no registry entry can fix them; lib/models' classifier computes its log-probabilities as
  * `logits − logSumExp(logits)` instead, from kernels listed here.
  */
 import * as tf from "@tensorflow/tfjs";
-import { withAutodiffOps } from "../models/fused-ops.ts";
+import { withAutodiffOps } from "../models/analytic-ops.ts";
 
 /** A gradient config whose gradient function is built from differentiable ops only. */
 function inputGradient(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor): tf.GradConfig {

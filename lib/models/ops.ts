@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BertActivation } from "./config.ts";
 import { dropoutMask } from "./dropout-mask.ts";
-import { analyticGelu, analyticGradientOpsActive, analyticLayerNorm } from "./fused-ops.ts";
+import { analyticGelu, analyticGradientOpsActive, analyticLayerNorm } from "./analytic-ops.ts";
 import { hasFusedKernel } from "../backend/wasm-fused.ts";
 import { GELU } from "../backend/wasm-gelu.ts";
 
@@ -24,7 +24,7 @@ export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): 
 
 /**
  * LayerNorm over the last axis: `(x − mean) / sqrt(var + eps) · gamma + beta` (biased variance), with
- * an analytic gradient (lib/models/fused-ops.ts) except inside `withAutodiffOps`.
+ * an analytic gradient (lib/models/analytic-ops.ts) except inside `withAutodiffOps`.
  */
 export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): T {
   return analyticGradientOpsActive() ? analyticLayerNorm(x, gamma, beta, eps) : autodiffLayerNorm(x, gamma, beta, eps);
@@ -43,7 +43,7 @@ const SQRT_TWO_OVER_PI = Math.sqrt(2 / Math.PI);
 /**
  * Applies a feed-forward activation by its Hugging Face name ("gelu" is the exact erf form: the fused
  * wasm kernels of lib/backend/wasm-gelu.ts where registered, else with an analytic gradient from
- * lib/models/fused-ops.ts except inside `withAutodiffOps`).
+ * lib/models/analytic-ops.ts except inside `withAutodiffOps`).
  */
 export function activate<T extends tf.Tensor>(x: T, name: BertActivation): T {
   switch (name) {

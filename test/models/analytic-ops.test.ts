@@ -1,10 +1,10 @@
-// The analytic-gradient LayerNorm and GELU (lib/models/fused-ops.ts) against tfjs's autodiff of the
+// The analytic-gradient LayerNorm and GELU (lib/models/analytic-ops.ts) against tfjs's autodiff of the
 // plain formulas (lib/models/ops.ts): values and gradients over odd shapes, the switch back to
 // autodiff for double back-propagation, and no leaked tensors.
 import test from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { analyticGelu, analyticGradientOpsActive, analyticLayerNorm, withAutodiffOps } from "../../lib/models/fused-ops.ts";
+import { analyticGelu, analyticGradientOpsActive, analyticLayerNorm, withAutodiffOps } from "../../lib/models/analytic-ops.ts";
 import { activate, autodiffGelu, autodiffLayerNorm, layerNorm } from "../../lib/models/ops.ts";
 import { withSecondOrderGradients } from "../../lib/inspect/second-order-gradients.ts";
 import { initBackend } from "../../lib/backend.ts";
