@@ -13,6 +13,7 @@ import { createBertClassifier } from "../../lib/models/classifier.ts";
 import { bertPresets } from "../../lib/models/config.ts";
 import { predictBatches } from "../../lib/train/evaluate.ts";
 import { evaluateModel } from "../../lib/train/train.ts";
+import { sequenceModelEvaluator } from "../../lib/inspect/landscape.ts";
 
 await tf.setBackend("cpu");
 
@@ -81,6 +82,34 @@ test("evaluation shortest first equals the file order per example (bert, padding
     assert.ok(Math.abs(ev.loss - meanLoss) <= 1e-5 * Math.max(1, meanLoss), `evaluateModel loss ${ev.loss} vs ${meanLoss}`);
     assert.equal(ev.scores.accuracy, accuracy);
   } finally {
+    model.dispose();
+  }
+});
+
+test("a landscape evaluator over shortest-first batches gives the file order's loss and accuracy", async () => {
+  const task = loadDefaultTask();
+  const dev = task.dev.slice(0, 48);
+  const maxLength = 32;
+  const model = createBertClassifier(
+    { ...bertPresets["bert-tiny"].config, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64, vocab_size: task.tokenizer.vocabSize },
+    { numLabels: 2, seed: 4 },
+  );
+  const encode = (list: readonly Example[]) => [...batches(list, task.tokenizer, { batchSize: 16, maxLength, task: "default" })];
+  const fileOrder = encode(dev);
+  const shortestFirst = encode(sortByEncodedLength(dev, task.tokenizer, maxLength));
+  try {
+    const read = async (b: typeof fileOrder) => {
+      const e = sequenceModelEvaluator(model, b)();
+      const [loss, accuracy] = [(await e.loss.data())[0], (await e.accuracy!.data())[0]];
+      tf.dispose([e.loss, e.accuracy!]);
+      return { loss, accuracy };
+    };
+    const a = await read(fileOrder);
+    const b = await read(shortestFirst);
+    assert.ok(Math.abs(b.loss - a.loss) <= 1e-6 * Math.max(1, a.loss), `loss ${b.loss} vs ${a.loss}`);
+    assert.equal(b.accuracy, a.accuracy);
+  } finally {
+    for (const b of [...fileOrder, ...shortestFirst]) tf.dispose(Object.values(b));
     model.dispose();
   }
 });
