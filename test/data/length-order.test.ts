@@ -19,6 +19,9 @@ await tf.setBackend("cpu");
 
 const vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "e"];
 const tok = new BertTokenizer(vocab);
+/** A small BERT classifier (2 layers, hidden 32) with a seeded initialisation. */
+const smallBert = (vocabSize: number, seed: number) =>
+  createBertClassifier({ ...bertPresets["bert-tiny"].config, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64, vocab_size: vocabSize }, { numLabels: 2, seed });
 const words = (n: number) => "a b c d e a b c d e".split(" ").slice(0, n).join(" ");
 
 test("sortByEncodedLength: the same examples, shortest first, stable on ties, lengths as truncated", () => {
@@ -37,10 +40,7 @@ test("evaluation shortest first equals the file order per example (bert, padding
   const task = loadDefaultTask();
   const dev = task.dev.slice(0, 48);
   const maxLength = 32;
-  const model = createBertClassifier(
-    { ...bertPresets["bert-tiny"].config, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64, vocab_size: task.tokenizer.vocabSize },
-    { numLabels: 2, seed: 3 },
-  );
+  const model = smallBert(task.tokenizer.vocabSize, 3);
   try {
     const sorted = sortByEncodedLength(dev, task.tokenizer, maxLength);
     const tokens = (list: readonly Example[]) => {
@@ -90,10 +90,7 @@ test("a landscape evaluator over shortest-first batches gives the file order's l
   const task = loadDefaultTask();
   const dev = task.dev.slice(0, 48);
   const maxLength = 32;
-  const model = createBertClassifier(
-    { ...bertPresets["bert-tiny"].config, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64, vocab_size: task.tokenizer.vocabSize },
-    { numLabels: 2, seed: 4 },
-  );
+  const model = smallBert(task.tokenizer.vocabSize, 4);
   const encode = (list: readonly Example[]) => [...batches(list, task.tokenizer, { batchSize: 16, maxLength, task: "default" })];
   const fileOrder = encode(dev);
   const shortestFirst = encode(sortByEncodedLength(dev, task.tokenizer, maxLength));
