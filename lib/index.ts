@@ -44,6 +44,7 @@ export * from "./data/tokenizer.ts";
 export * from "./data/tasks.ts";
 export * from "./data/readers.ts";
 export * from "./data/batches.ts";
+export { sortByEncodedLength } from "./data/length-order.ts";
 export * from "./data/sampling.ts";
 export * from "./data/metrics.ts";
 export * from "./data/dataframe.ts";

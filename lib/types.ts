@@ -45,6 +45,11 @@ export interface SequenceModel {
    * `numLabels` is 1), whose mean is the `"mean"` loss (ESAM's data selection needs them).
    */
   loss(batch: EncodedBatch, options: { training?: boolean; reduction: "none" }): tf.Tensor1D;
+  /**
+   * Optional: the mean `loss` computed from logits this model already gave for the batch (no
+   * second forward pass); evaluation uses it when present.
+   */
+  lossFromLogits?(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar;
   /** Frees the model's variables. */
   dispose(): void;
 }

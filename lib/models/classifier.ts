@@ -168,19 +168,28 @@ export class BertForSequenceClassification implements SequenceModel {
     if (reduction !== "mean" && reduction !== "none") {
       throw new Error(`loss(): reduction must be "mean" or "none", got ${String(reduction)}`);
     }
-    return tf.tidy(() => {
-      const logits = this.logits(batch, options);
-      if (this.numLabels === 1) {
-        const squared = tf.square(tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, "float32"))) as tf.Tensor1D;
-        return reduction === "none" ? squared : (tf.mean(squared) as tf.Scalar);
-      }
-      const oneHot = tf.oneHot(tf.cast(labels, "int32"), this.numLabels);
-      // logits − logSumExp rather than tf.logSoftmax, a customGrad tfjs cannot differentiate twice
-      // (lib/inspect/second-order-gradients.ts); same value, and exact Hessian-vector products.
-      const logProbs = tf.sub(logits, tf.logSumExp(logits, 1, true));
-      const logLikelihood = tf.sum(tf.mul(oneHot, logProbs), 1) as tf.Tensor1D;
-      return reduction === "none" ? tf.neg(logLikelihood) : (tf.neg(tf.mean(logLikelihood)) as tf.Scalar);
-    });
+    return tf.tidy(() => this.lossFromLogits(this.logits(batch, options), labels, reduction));
+  }
+
+  /**
+   * The loss of {@link BertForSequenceClassification.loss} from logits already computed for the
+   * batch (e.g. by an evaluation that also needs the predictions): the same operations, so the same
+   * value, without a second forward pass. Call it inside `tf.tidy`.
+   */
+  lossFromLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, reduction?: "mean"): tf.Scalar;
+  lossFromLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, reduction: "none"): tf.Tensor1D;
+  lossFromLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, reduction?: LossReduction): tf.Scalar | tf.Tensor1D;
+  lossFromLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, reduction: LossReduction = "mean"): tf.Scalar | tf.Tensor1D {
+    if (this.numLabels === 1) {
+      const squared = tf.square(tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, "float32"))) as tf.Tensor1D;
+      return reduction === "none" ? squared : (tf.mean(squared) as tf.Scalar);
+    }
+    const oneHot = tf.oneHot(tf.cast(labels, "int32"), this.numLabels);
+    // logits − logSumExp rather than tf.logSoftmax, a customGrad tfjs cannot differentiate twice
+    // (lib/inspect/second-order-gradients.ts); same value, and exact Hessian-vector products.
+    const logProbs = tf.sub(logits, tf.logSumExp(logits, 1, true));
+    const logLikelihood = tf.sum(tf.mul(oneHot, logProbs), 1) as tf.Tensor1D;
+    return reduction === "none" ? tf.neg(logLikelihood) : (tf.neg(tf.mean(logLikelihood)) as tf.Scalar);
   }
 
   /** Frees the variables (and their names, which a new model may then take). Idempotent. */

@@ -28,7 +28,8 @@ export interface Evaluation {
 
 /**
  * Runs the model (no dropout) over the batches: predictions (arg-max class, or the value for a
- * one-output regression head), the labels, and the example-weighted mean loss. Disposes the batches.
+ * one-output regression head), the labels, and the example-weighted mean loss (from the same
+ * forward pass when the model has `lossFromLogits`). Disposes the batches.
  */
 export async function predictBatches(
   model: SequenceModel,
@@ -42,7 +43,9 @@ export async function predictBatches(
       const [pred, loss] = tf.tidy(() => {
         const logits = model.logits(batch, { training: false });
         const p = model.numLabels === 1 ? tf.reshape(logits, [-1]) : tf.argMax(logits, 1);
-        const l = batch.labels ? model.loss(batch, { training: false }) : tf.scalar(Number.NaN);
+        const { labels } = batch;
+        // One forward pass: the loss from the same logits when the model can (see SequenceModel).
+        const l = !labels ? tf.scalar(Number.NaN) : model.lossFromLogits ? model.lossFromLogits(logits, labels) : model.loss(batch, { training: false });
         return [p, l];
       });
       const n = pred.shape[0];

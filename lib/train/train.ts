@@ -14,6 +14,7 @@ import { loadDefaultTask } from "../data/default-task.ts";
 import { batches, encodeExamples } from "../data/batches.ts";
 import { taskMetrics } from "../data/metrics.ts";
 import { sampleLowResource } from "../data/sampling.ts";
+import { sortByEncodedLength } from "../data/length-order.ts";
 import { mulberry32, shuffled } from "../random.ts";
 import type { BertTokenizer } from "../data/tokenizer.ts";
 import { createBertClassifier, BertForSequenceClassification } from "../models/classifier.ts";
@@ -251,7 +252,9 @@ export function taskScorer(spec: TaskSpec): Scorer {
 
 /**
  * Evaluates a model on examples with the task's official metric (no dropout), in batches of
- * `batchSize` (default 64) and sequences of at most `maxLength` tokens (default 128).
+ * `batchSize` (default 64) and sequences of at most `maxLength` tokens (default 128). The examples
+ * are batched shortest first (lib/data/length-order.ts), so batches carry little padding; the
+ * metric and the mean loss are those of the given order up to float32 rounding.
  */
 export async function evaluateModel(
   model: SequenceModel,
@@ -261,7 +264,8 @@ export async function evaluateModel(
   options: { batchSize?: number; maxLength?: number } = {},
 ): Promise<Evaluation> {
   const spec = resolveTask(task);
-  const it = batches(examples, tokenizer, { batchSize: options.batchSize ?? 64, maxLength: options.maxLength ?? 128, task: spec });
+  const maxLength = options.maxLength ?? 128;
+  const it = batches(sortByEncodedLength(examples, tokenizer, maxLength), tokenizer, { batchSize: options.batchSize ?? 64, maxLength, task: spec });
   return evaluateBatches(model, it, taskScorer(spec));
 }
 
@@ -347,6 +351,8 @@ export async function train(userOptions: TrainOptions = {}): Promise<TrainResult
     throw new Error("checkpointDir: this model is not a BERT classifier; pass saveModel to save it");
   }
 
+  // Dev batches shortest first (less padding; every evaluation sees the same batches).
+  const devByLength = sortByEncodedLength(data.dev, tokenizer, maxLength);
   let lastScores: Record<string, number> = {};
   try {
     const result = await runTrainingLoop({
@@ -366,7 +372,7 @@ export async function train(userOptions: TrainOptions = {}): Promise<TrainResult
       ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
       schedule,
       evaluate: async (m) => {
-        const ev = await evaluateBatches(m, batches(data.dev, tokenizer, { batchSize: evalBatchSize, maxLength, task: spec }), scorer);
+        const ev = await evaluateBatches(m, batches(devByLength, tokenizer, { batchSize: evalBatchSize, maxLength, task: spec }), scorer);
         lastScores = ev.scores;
         return ev;
       },
