@@ -17,8 +17,7 @@ export function squaredNorm(x: tf.Tensor): tf.Scalar {
  * the fused kernel (one read pass), Σx elsewhere. For divergence checks added as `0·probe` to a loss.
  */
 export function finiteProbe(x: tf.Tensor): tf.Scalar {
-  if (x.dtype === "float32" && hasFusedKernel(SQUARED_NORM)) return tf.engine().runKernel(SQUARED_NORM, { x }) as tf.Scalar;
-  return tf.sum(x);
+  return x.dtype === "float32" && hasFusedKernel(SQUARED_NORM) ? squaredNorm(x) : tf.sum(x);
 }
 
 /**

@@ -68,6 +68,11 @@ export function sizeOf(dims: readonly number[]): number {
   return dims.reduce((p, d) => p * d, 1);
 }
 
+/** The byte address of `x`'s data on the wasm heap (what the SIMD kernels of lib/backend/wasm-simd.ts take). */
+export function heapAddress(backend: WasmBackendLike, x: tf.TensorInfo): number {
+  return backend.typedArrayFromHeap(x).byteOffset;
+}
+
 /** A view of `x`'s data with another shape of the same size (no copy, no reference count change). */
 export function view(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: x.dataId, dtype: x.dtype, shape };

@@ -13,7 +13,7 @@
  * `AdamW` runs it when the active backend has it and falls back to the op chain otherwise.
  */
 import * as tf from "@tensorflow/tfjs";
-import { sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
+import { heapAddress, sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
 import type { SimdKernels } from "./wasm-simd.ts";
 
 /** The kernel's name: `tf.engine().runKernel(ADAMW_UPDATE, {w, g, m, v}, attrs)` → `[w, m, v]`. */
@@ -48,7 +48,7 @@ export function adamWUpdate(kernels: SimdKernels): tf.KernelFunc {
     const wasm = backend as unknown as WasmBackendLike;
     const outputs = [w, m, v].map((x) => wasm.makeOutput(x.shape, "float32"));
     // Offsets are read after the outputs exist (allocating can grow the heap; offsets stay valid).
-    const [pw, pg, pm, pv, pw1, pm1, pv1] = [w, g, m, v, ...outputs].map((x) => wasm.typedArrayFromHeap(x).byteOffset);
+    const [pw, pg, pm, pv, pw1, pm1, pv1] = [w, g, m, v, ...outputs].map((x) => heapAddress(wasm, x));
     const flags = (a.decay !== 1 ? 1 : 0) | (a.l2 !== 0 ? 2 : 0);
     kernels.adamw(
       pw, pg, pm, pv, pw1, pm1, pv1,

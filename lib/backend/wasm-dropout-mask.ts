@@ -4,7 +4,7 @@
  * kernel {@link DROPOUT_MASK} for the wasm backend (lib/backend/wasm-fused.ts).
  */
 import type * as tf from "@tensorflow/tfjs";
-import { sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
+import { heapAddress, sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
 import type { SimdKernels } from "./wasm-simd.ts";
 
 /** The kernel's name: `tf.engine().runKernel(DROPOUT_MASK, {}, attrs)` → the float32 multiplier. */
@@ -25,7 +25,7 @@ export function dropoutMaskKernel(kernels: SimdKernels): tf.KernelFunc {
     const { shape, k1, k2, threshold, scale } = attrs as unknown as DropoutMaskAttrs;
     const wasm = backend as unknown as WasmBackendLike;
     const out = wasm.makeOutput(shape, "float32");
-    kernels.dropoutMask(wasm.typedArrayFromHeap(out).byteOffset, k1, k2, threshold, scale, sizeOf(shape));
+    kernels.dropoutMask(heapAddress(wasm, out), k1, k2, threshold, scale, sizeOf(shape));
     return out;
   };
 }

@@ -11,7 +11,7 @@
  * derivatives work through the fused kernels.
  */
 import * as tf from "@tensorflow/tfjs";
-import { sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
+import { heapAddress, sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
 import type { SimdKernels } from "./wasm-simd.ts";
 
 /** The forward kernel's name: `runKernel(GELU, {x})` → y. */
@@ -19,19 +19,13 @@ export const GELU = "FsamGelu";
 /** The backward kernel's name: `runKernel(GELU_GRAD, {x, dy})` → dy·GELU′(x). */
 export const GELU_GRAD = "FsamGeluGrad";
 
-/** The addresses of tensors on the wasm heap. */
-function addresses(backend: WasmBackendLike, ...xs: tf.TensorInfo[]): number[] {
-  return xs.map((x) => backend.typedArrayFromHeap(x).byteOffset);
-}
-
 /** The forward kernel function over `kernels`. */
 export function geluKernel(kernels: SimdKernels): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;
     const wasm = backend as unknown as WasmBackendLike;
     const y = wasm.makeOutput(x.shape, "float32");
-    const [px, py] = addresses(wasm, x, y);
-    kernels.gelu(px, py, sizeOf(x.shape));
+    kernels.gelu(heapAddress(wasm, x), heapAddress(wasm, y), sizeOf(x.shape));
     return y;
   };
 }
@@ -42,8 +36,7 @@ export function geluGradKernel(kernels: SimdKernels): tf.KernelFunc {
     const { x, dy } = inputs as Record<"x" | "dy", tf.TensorInfo>;
     const wasm = backend as unknown as WasmBackendLike;
     const dx = wasm.makeOutput(x.shape, "float32");
-    const [px, pdy, pdx] = addresses(wasm, x, dy, dx);
-    kernels.geluGrad(px, pdy, pdx, sizeOf(x.shape));
+    kernels.geluGrad(heapAddress(wasm, x), heapAddress(wasm, dy), heapAddress(wasm, dx), sizeOf(x.shape));
     return dx;
   };
 }

@@ -6,7 +6,7 @@
  * to the op chain. Used through lib/backend/fused-ops.ts.
  */
 import type * as tf from "@tensorflow/tfjs";
-import { sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
+import { heapAddress, sizeOf, type WasmBackendLike } from "./kernel-patch.ts";
 import type { SimdKernels } from "./wasm-simd.ts";
 
 /** `runKernel(SQUARED_NORM, {x})` → a float32 scalar, Σx². */
@@ -20,7 +20,7 @@ export function squaredNormKernel(kernels: SimdKernels): tf.KernelFunc {
     const x = inputs.x as tf.TensorInfo;
     const wasm = backend as unknown as WasmBackendLike;
     const out = wasm.makeOutput([], "float32");
-    const sum = kernels.sumSquares(wasm.typedArrayFromHeap(x).byteOffset, sizeOf(x.shape));
+    const sum = kernels.sumSquares(heapAddress(wasm, x), sizeOf(x.shape));
     (wasm.typedArrayFromHeap(out) as Float32Array)[0] = sum;
     return out;
   };
@@ -32,9 +32,8 @@ export function perturbKernel(kernels: SimdKernels): tf.KernelFunc {
     const { w, g, scale, mask } = inputs as Record<"w" | "g" | "scale", tf.TensorInfo> & { mask?: tf.TensorInfo };
     const wasm = backend as unknown as WasmBackendLike;
     const out = wasm.makeOutput(w.shape, "float32");
-    const at = (x: tf.TensorInfo) => wasm.typedArrayFromHeap(x).byteOffset;
     const s = (wasm.typedArrayFromHeap(scale) as Float32Array)[0];
-    kernels.perturb(at(w), at(g), mask ? at(mask) : 0, at(out), s, mask ? 1 : 0, sizeOf(w.shape));
+    kernels.perturb(heapAddress(wasm, w), heapAddress(wasm, g), mask ? heapAddress(wasm, mask) : 0, heapAddress(wasm, out), s, mask ? 1 : 0, sizeOf(w.shape));
     return out;
   };
 }

@@ -51,8 +51,6 @@ export interface SimdKernels {
 
 /** Operation names of one lane width: `f32x4` on four elements, `f32` on one. */
 interface Lanes {
-  /** Type of a local holding elements. */
-  type: string;
   /** Bytes per step. */
   bytes: number;
   load: string;
@@ -93,7 +91,7 @@ interface Lanes {
 const f32 = (value: number) => `(f32.const ${Math.fround(value)})`;
 
 const VECTOR: Lanes = {
-  type: "v128", bytes: 16, load: "v128.load", store: "v128.store",
+  bytes: 16, load: "v128.load", store: "v128.store",
   add: "f32x4.add", sub: "f32x4.sub", mul: "f32x4.mul", div: "f32x4.div", sqrt: "f32x4.sqrt",
   abs: "f32x4.abs", neg: "f32x4.neg", nearest: "f32x4.nearest", lt: "f32x4.lt", ge: "f32x4.ge",
   select: (a, b, cond) => `(v128.bitselect ${a} ${b} ${cond})`,
@@ -106,7 +104,7 @@ const VECTOR: Lanes = {
   keepScaled: (x) => `(v128.and (i32x4.lt_u ${x} (i32x4.splat (local.get $thr))) (f32x4.splat (local.get $scale)))`,
 };
 const SCALAR: Lanes = {
-  type: "f32", bytes: 4, load: "f32.load", store: "f32.store",
+  bytes: 4, load: "f32.load", store: "f32.store",
   add: "f32.add", sub: "f32.sub", mul: "f32.mul", div: "f32.div", sqrt: "f32.sqrt",
   abs: "f32.abs", neg: "f32.neg", nearest: "f32.nearest", lt: "f32.lt", ge: "f32.ge",
   select: (a, b, cond) => `(select ${a} ${b} ${cond})`,

@@ -42,5 +42,5 @@ export function dropoutMask(shape: number[], rate: number, seed: number): tf.Ten
     const attrs: DropoutMaskAttrs = { ...keys, shape };
     return tf.engine().runKernel(DROPOUT_MASK, {}, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
   }
-  return tf.tensor(dropoutMultiplier(shape.reduce((p, d) => p * d, 1), rate, seed), shape, "float32");
+  return tf.tensor(dropoutMultiplier(tf.util.sizeFromShape(shape), rate, seed), shape, "float32");
 }
