@@ -17,6 +17,7 @@
  * Parameters absent from a direction count as zero.
  */
 import * as tf from "@tensorflow/tfjs";
+import { squaredNorm } from "../backend/fused-ops.ts";
 import { hfName } from "../names.ts";
 import { blockOf } from "./blocks.ts";
 import { deriveSeed, resolveSeed } from "./param-vector.ts";
@@ -217,7 +218,7 @@ export async function samDirection(loss: () => tf.Scalar, vars: readonly tf.Vari
   const values: WeightSnapshot = new Map();
   const chosen = vars.filter((v) => inBlocks(v.name, blocks));
   const scaled = tf.tidy(() => grads.map((g, i) => (options.adaptive ? tf.mul(tf.add(tf.abs(vars[i]), eta), g) : g)));
-  const totalSquares = tf.tidy(() => tf.addN(scaled.map((t) => tf.sum(tf.square(t)))));
+  const totalSquares = tf.tidy(() => tf.addN(scaled.map((t) => squaredNorm(t))));
   const owned = options.adaptive ? scaled : [];
   try {
     const total = Math.sqrt((await totalSquares.data())[0]);

@@ -265,7 +265,7 @@ export class SAM extends tf.Optimizer {
     return tf.tidy(() => {
       const both = vars.filter((v) => grads[v.name] != null && perturbedGrads[v.name] != null);
       const dot = tf.addN(both.map((v) => tf.sum(tf.mul(grads[v.name] as tf.Tensor, perturbedGrads[v.name] as tf.Tensor))));
-      const normSq = tf.addN(both.map((v) => tf.sum(tf.square(perturbedGrads[v.name] as tf.Tensor))));
+      const normSq = tf.addN(both.map((v) => squaredNorm(perturbedGrads[v.name] as tf.Tensor)));
       const coefficient = tf.divNoNan(dot, normSq);
       const corrected: GradMap = {};
       for (const v of vars) {
